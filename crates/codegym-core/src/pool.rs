@@ -1,0 +1,498 @@
+//! A pool of sandboxed envs stepped in batches on a Rust thread pool.
+//!
+//! Sync calls (`reset`, `step`, `solve`) run one batch across the threads and return when all of
+//! it is done. Async calls (`send`, `recv`) queue work per env and hand back results as they
+//! finish, so a slow env never holds back a fast one. An env with work in flight is *busy*: it
+//! accepts no other call until its result has been received.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use rayon::prelude::*;
+
+use crate::engine::Engine;
+use crate::error::{ConfigError, EngineError, EnvError, EnvErrorKind};
+use crate::limits::Limits;
+use crate::sandbox::Sandbox;
+use crate::spec::EnvSpec;
+
+/// The outcome of `reset` or `step` for one env.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepOutcome {
+    pub env_id: usize,
+    pub obs: String,
+    pub reward: f64,
+    /// The episode is over: the env finished, was truncated, or failed.
+    pub done: bool,
+    /// The episode hit `max_steps` before the env finished.
+    pub truncated: bool,
+    pub step_count: u64,
+    pub error: Option<EnvError>,
+}
+
+/// The outcome of `solve` for one env.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SolveOutcome {
+    pub env_id: usize,
+    /// What `solve()` returned, as text.
+    pub answer: String,
+    pub reward: f64,
+    pub done: bool,
+    /// The env's `step_count` after the oracle ran.
+    pub steps: u64,
+    pub error: Option<EnvError>,
+}
+
+/// Pool-wide settings.
+#[derive(Clone, Debug, Default)]
+pub struct PoolOptions {
+    /// Worker threads; `None` means one per available core.
+    pub num_threads: Option<usize>,
+    pub limits: Limits,
+    /// Stepping a finished env resets it (and returns the reset) instead of failing.
+    pub auto_reset: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Phase {
+    NeverReset,
+    Running,
+    Finished,
+    Failed(EnvError),
+}
+
+struct Slot {
+    spec: EnvSpec,
+    sandbox: Option<Sandbox>,
+    phase: Phase,
+}
+
+impl Slot {
+    fn outcome(&self, env_id: usize) -> StepOutcome {
+        StepOutcome {
+            env_id,
+            obs: String::new(),
+            reward: 0.0,
+            done: true,
+            truncated: false,
+            step_count: 0,
+            error: None,
+        }
+    }
+
+    fn fail(&mut self, env_id: usize, error: EnvError) -> StepOutcome {
+        if error.kind.poisons() {
+            self.sandbox = None;
+            self.phase = Phase::Failed(error.clone());
+        }
+        StepOutcome {
+            error: Some(error),
+            ..self.outcome(env_id)
+        }
+    }
+
+    fn reset(&mut self, env_id: usize, engine: &Engine, limits: &Arc<Limits>) -> StepOutcome {
+        let spec = &self.spec;
+        let sandbox = match self.sandbox.take() {
+            Some(sandbox) => Ok(sandbox),
+            None => Sandbox::load(engine, limits.clone(), &spec.source, spec.class_name(), spec.seed),
+        };
+        let result = sandbox.and_then(|mut sandbox| {
+            let obs = sandbox.reset(&spec.env_str, spec.seed)?;
+            Ok((sandbox, obs))
+        });
+        match result {
+            Ok((sandbox, obs)) => {
+                self.sandbox = Some(sandbox);
+                self.phase = Phase::Running;
+                StepOutcome {
+                    obs,
+                    done: false,
+                    ..self.outcome(env_id)
+                }
+            }
+            Err(error) => self.fail(env_id, error),
+        }
+    }
+
+    fn step(
+        &mut self,
+        env_id: usize,
+        action: &str,
+        engine: &Engine,
+        limits: &Arc<Limits>,
+        auto_reset: bool,
+    ) -> StepOutcome {
+        if self.phase != Phase::Running {
+            if auto_reset && self.phase != Phase::NeverReset {
+                return self.reset(env_id, engine, limits);
+            }
+            let error = match &self.phase {
+                Phase::Failed(e) => e.clone(),
+                Phase::NeverReset => {
+                    EnvError::new(EnvErrorKind::NeedsReset, "step() before the first reset()")
+                }
+                _ => EnvError::new(
+                    EnvErrorKind::NeedsReset,
+                    "the episode is over; call reset() (or make the pool with auto_reset=True)",
+                ),
+            };
+            return self.fail(env_id, error);
+        }
+        let Some(sandbox) = self.sandbox.as_mut() else {
+            return self.fail(env_id, EnvError::new(EnvErrorKind::Trap, "sandbox missing"));
+        };
+        if action.len() > limits.max_action_bytes {
+            // Malformed input costs the agent a turn, not the episode: answer with an observation.
+            return StepOutcome {
+                obs: format!(
+                    "Error: the action is {} bytes long; the limit is {} bytes.",
+                    action.len(),
+                    limits.max_action_bytes
+                ),
+                done: false,
+                ..self.outcome(env_id)
+            };
+        }
+        match sandbox.step(action) {
+            Ok(step) => {
+                let truncated = !step.done && self.spec.max_steps.is_some_and(|m| step.step_count >= m);
+                let done = step.done || truncated;
+                if done {
+                    self.phase = Phase::Finished;
+                }
+                StepOutcome {
+                    env_id,
+                    obs: step.obs,
+                    reward: step.reward,
+                    done,
+                    truncated,
+                    step_count: step.step_count,
+                    error: None,
+                }
+            }
+            Err(error) => self.fail(env_id, error),
+        }
+    }
+
+    fn solve(&mut self, env_id: usize, engine: &Engine, limits: &Arc<Limits>) -> SolveOutcome {
+        if self.phase != Phase::Running {
+            let reset = self.reset(env_id, engine, limits);
+            if let Some(error) = reset.error {
+                return solve_failure(env_id, error);
+            }
+        }
+        let Some(sandbox) = self.sandbox.as_mut() else {
+            return solve_failure(env_id, EnvError::new(EnvErrorKind::Trap, "sandbox missing"));
+        };
+        match sandbox.solve() {
+            Ok(s) => {
+                self.phase = Phase::Finished;
+                SolveOutcome {
+                    env_id,
+                    answer: s.answer,
+                    reward: s.reward,
+                    done: s.done,
+                    steps: s.step_count,
+                    error: None,
+                }
+            }
+            Err(error) => solve_failure(env_id, self.fail(env_id, error).error.unwrap_or_else(|| {
+                EnvError::new(EnvErrorKind::Trap, "solve failed")
+            })),
+        }
+    }
+}
+
+fn solve_failure(env_id: usize, error: EnvError) -> SolveOutcome {
+    SolveOutcome {
+        env_id,
+        answer: String::new(),
+        reward: 0.0,
+        done: true,
+        steps: 0,
+        error: Some(error),
+    }
+}
+
+struct Shared {
+    engine: Arc<Engine>,
+    limits: Arc<Limits>,
+    auto_reset: bool,
+    slots: Vec<Mutex<Slot>>,
+    busy: Vec<AtomicBool>,
+}
+
+impl Shared {
+    /// Run `op` on one slot; a panic inside turns into an error for that env only.
+    fn with_slot<R>(&self, id: usize, op: impl FnOnce(&mut Slot) -> R, on_panic: impl FnOnce(EnvError) -> R) -> R {
+        let mut slot = self.slots[id].lock().unwrap_or_else(PoisonError::into_inner);
+        match catch_unwind(AssertUnwindSafe(|| op(&mut slot))) {
+            Ok(r) => r,
+            Err(_) => {
+                let error = EnvError::new(EnvErrorKind::Trap, "internal error while running this env");
+                slot.sandbox = None;
+                slot.phase = Phase::Failed(error.clone());
+                on_panic(error)
+            }
+        }
+    }
+
+    fn step_one(&self, id: usize, action: &str) -> StepOutcome {
+        self.with_slot(
+            id,
+            |slot| slot.step(id, action, &self.engine, &self.limits, self.auto_reset),
+            |error| StepOutcome {
+                env_id: id,
+                obs: String::new(),
+                reward: 0.0,
+                done: true,
+                truncated: false,
+                step_count: 0,
+                error: Some(error),
+            },
+        )
+    }
+}
+
+/// A batch of sandboxed envs.
+pub struct EnvPool {
+    shared: Arc<Shared>,
+    threads: rayon::ThreadPool,
+    tx: Sender<StepOutcome>,
+    rx: Receiver<StepOutcome>,
+    in_flight: usize,
+}
+
+impl EnvPool {
+    pub fn new(specs: Vec<EnvSpec>, options: PoolOptions) -> Result<Self, EngineError> {
+        options.limits.validate()?;
+        if specs.is_empty() {
+            return Err(ConfigError("a pool needs at least one EnvSpec".into()).into());
+        }
+        if options.num_threads == Some(0) {
+            return Err(ConfigError("num_threads must be positive".into()).into());
+        }
+        let engine = Engine::shared(options.limits.stack_bytes)?;
+        let threads = rayon::ThreadPoolBuilder::new()
+            .num_threads(options.num_threads.unwrap_or(0))
+            .thread_name(|i| format!("codegym-env-{i}"))
+            // wasm runs on the calling thread's stack: leave room above the wasm stack limit so
+            // deep guest recursion traps cleanly instead of overflowing the host thread.
+            .stack_size(options.limits.stack_bytes + (16 << 20))
+            .build()
+            .map_err(|e| EngineError::Wasmtime(format!("cannot start worker threads: {e}")))?;
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let busy = specs.iter().map(|_| AtomicBool::new(false)).collect();
+        let slots = specs
+            .into_iter()
+            .map(|spec| {
+                Mutex::new(Slot {
+                    spec,
+                    sandbox: None,
+                    phase: Phase::NeverReset,
+                })
+            })
+            .collect();
+        Ok(Self {
+            shared: Arc::new(Shared {
+                engine,
+                limits: Arc::new(options.limits),
+                auto_reset: options.auto_reset,
+                slots,
+                busy,
+            }),
+            threads,
+            tx,
+            rx,
+            in_flight: 0,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.shared.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.shared.slots.is_empty()
+    }
+
+    pub fn num_threads(&self) -> usize {
+        self.threads.current_num_threads()
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.shared.limits
+    }
+
+    pub fn auto_reset(&self) -> bool {
+        self.shared.auto_reset
+    }
+
+    /// `None` means every env, in order.
+    fn resolve_ids(&self, ids: Option<Vec<usize>>) -> Result<Vec<usize>, ConfigError> {
+        let ids = ids.unwrap_or_else(|| (0..self.len()).collect());
+        let mut seen = vec![false; self.len()];
+        for &id in &ids {
+            if id >= self.len() {
+                return Err(ConfigError(format!(
+                    "env id {id} is out of range for a pool of {}",
+                    self.len()
+                )));
+            }
+            if std::mem::replace(&mut seen[id], true) {
+                return Err(ConfigError(format!("env id {id} appears twice in one batch")));
+            }
+            if self.shared.busy[id].load(Ordering::Acquire) {
+                return Err(ConfigError(format!(
+                    "env {id} has a pending send(); recv() its result first"
+                )));
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Reset envs (all if `ids` is `None`), rebuilding any whose sandbox failed.
+    pub fn reset(&self, ids: Option<Vec<usize>>) -> Result<Vec<StepOutcome>, ConfigError> {
+        let ids = self.resolve_ids(ids)?;
+        let shared = &self.shared;
+        Ok(self.threads.install(|| {
+            ids.par_iter()
+                .map(|&id| {
+                    shared.with_slot(
+                        id,
+                        |slot| slot.reset(id, &shared.engine, &shared.limits),
+                        |error| StepOutcome {
+                            env_id: id,
+                            obs: String::new(),
+                            reward: 0.0,
+                            done: true,
+                            truncated: false,
+                            step_count: 0,
+                            error: Some(error),
+                        },
+                    )
+                })
+                .collect()
+        }))
+    }
+
+    /// Step envs with one action each and wait for all of them.
+    pub fn step(&self, actions: &[String], ids: Option<Vec<usize>>) -> Result<Vec<StepOutcome>, ConfigError> {
+        let ids = self.resolve_ids(ids)?;
+        check_lengths(actions.len(), ids.len())?;
+        let shared = &self.shared;
+        Ok(self.threads.install(|| {
+            ids.par_iter()
+                .zip(actions.par_iter())
+                .map(|(&id, action)| shared.step_one(id, action))
+                .collect()
+        }))
+    }
+
+    /// Run each env's `solve()` oracle (resetting it first if its episode is not running).
+    pub fn solve(&self, ids: Option<Vec<usize>>) -> Result<Vec<SolveOutcome>, ConfigError> {
+        let ids = self.resolve_ids(ids)?;
+        let shared = &self.shared;
+        Ok(self.threads.install(|| {
+            ids.par_iter()
+                .map(|&id| {
+                    shared.with_slot(
+                        id,
+                        |slot| slot.solve(id, &shared.engine, &shared.limits),
+                        |error| solve_failure(id, error),
+                    )
+                })
+                .collect()
+        }))
+    }
+
+    /// Queue one action per env and return at once; results come back through [`recv`].
+    ///
+    /// [`recv`]: EnvPool::recv
+    pub fn send(&mut self, actions: Vec<String>, ids: Vec<usize>) -> Result<(), ConfigError> {
+        let ids = self.resolve_ids(Some(ids))?;
+        check_lengths(actions.len(), ids.len())?;
+        for (id, action) in ids.into_iter().zip(actions) {
+            self.shared.busy[id].store(true, Ordering::Release);
+            self.in_flight += 1;
+            let shared = self.shared.clone();
+            let tx = self.tx.clone();
+            self.threads.spawn(move || {
+                let outcome = shared.step_one(id, &action);
+                // The receiver lives as long as the pool; a send can only fail while it drops.
+                let _ = tx.send(outcome);
+            });
+        }
+        Ok(())
+    }
+
+    /// Envs with a result not yet received.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// Wait until `min_batch` results are ready, and return up to `max_batch` of them.
+    ///
+    /// With a `timeout`, returns what is ready by then (possibly fewer than `min_batch`).
+    pub fn recv(
+        &mut self,
+        min_batch: usize,
+        max_batch: usize,
+        timeout: Option<Duration>,
+    ) -> Result<Vec<StepOutcome>, ConfigError> {
+        if min_batch > self.in_flight {
+            return Err(ConfigError(format!(
+                "recv(min_batch={min_batch}) but only {} envs are in flight",
+                self.in_flight
+            )));
+        }
+        if max_batch < min_batch.max(1) {
+            return Err(ConfigError("max_batch must be ≥ min_batch and ≥ 1".into()));
+        }
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut out = Vec::with_capacity(max_batch);
+        while out.len() < min_batch {
+            let next = match deadline {
+                None => self.rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                Some(d) => self.rx.recv_deadline(d),
+            };
+            match next {
+                Ok(outcome) => out.push(outcome),
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(ConfigError("the worker pool has shut down".into()))
+                }
+            }
+        }
+        while out.len() < max_batch {
+            match self.rx.try_recv() {
+                Ok(outcome) => out.push(outcome),
+                Err(_) => break,
+            }
+        }
+        for outcome in &out {
+            self.shared.busy[outcome.env_id].store(false, Ordering::Release);
+        }
+        self.in_flight -= out.len();
+        Ok(out)
+    }
+
+    /// Captured (stdout, stderr) of one env since its last reset.
+    pub fn output(&self, id: usize) -> Result<(String, String), ConfigError> {
+        let ids = self.resolve_ids(Some(vec![id]))?;
+        let slot = self.shared.slots[ids[0]].lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(slot.sandbox.as_ref().map(Sandbox::output).unwrap_or_default())
+    }
+}
+
+fn check_lengths(actions: usize, ids: usize) -> Result<(), ConfigError> {
+    if actions == ids {
+        Ok(())
+    } else {
+        Err(ConfigError(format!("{actions} actions for {ids} envs")))
+    }
+}

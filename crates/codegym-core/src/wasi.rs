@@ -1,0 +1,260 @@
+//! The WASI world a sandbox sees: nothing granted, time virtual, randomness seeded, output capped.
+//!
+//! * No preopened directories, no environment variables, no arguments, no sockets, no name
+//!   lookups: `open("/etc/passwd")`, `os.environ`, `socket.socket()` all find nothing.
+//! * Clocks are virtual and deterministic. The monotonic clock advances 1 µs per read, and
+//!   sleeping advances it by the requested time and returns at once, so `time.sleep(3600)`
+//!   neither blocks a pool thread nor makes runs differ. The wall clock is a fixed epoch plus the
+//!   virtual time.
+//! * `random-get` (what `os.urandom` and fresh `random.Random()` seeds use) is a seeded RNG.
+//! * stdout/stderr go to [`CappedPipe`]s that keep the first bytes and drop the rest instead of
+//!   trapping when full.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use rand::SeedableRng;
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::clocks::{HostMonotonicClock, HostWallClock};
+use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
+use wasmtime_wasi_io::poll::{subscribe, DynPollable, Pollable};
+use wasmtime_wasi_io::streams::{OutputStream, StreamError};
+
+/// 2024-01-01T00:00:00Z: what `time.time()` reads at the start of every episode.
+const WALL_CLOCK_EPOCH_SECS: u64 = 1_704_067_200;
+/// How far the monotonic clock moves on each read, so that busy-wait loops see time pass.
+const TICK_NANOS: u64 = 1_000;
+
+/// Virtual nanoseconds since the sandbox started; shared by both clocks and the sleep shim.
+#[derive(Clone, Default)]
+pub struct VirtualClock(Arc<AtomicU64>);
+
+impl VirtualClock {
+    fn advance(&self, nanos: u64) -> u64 {
+        // Saturating so that `sleep(huge)` cannot wrap the clock around.
+        let mut current = self.0.load(Ordering::Relaxed);
+        loop {
+            let next = current.saturating_add(nanos);
+            match self
+                .0
+                .compare_exchange_weak(current, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return next,
+                Err(seen) => current = seen,
+            }
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl HostMonotonicClock for VirtualClock {
+    fn resolution(&self) -> u64 {
+        TICK_NANOS
+    }
+    fn now(&self) -> u64 {
+        self.advance(TICK_NANOS)
+    }
+}
+
+impl HostWallClock for VirtualClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_nanos(TICK_NANOS)
+    }
+    fn now(&self) -> Duration {
+        Duration::from_secs(WALL_CLOCK_EPOCH_SECS) + Duration::from_nanos(VirtualClock::now(self))
+    }
+}
+
+/// A pollable that is ready at once: the sleep has already happened in virtual time.
+struct Elapsed;
+
+#[wasmtime_wasi_io::async_trait]
+impl Pollable for Elapsed {
+    async fn ready(&mut self) {}
+}
+
+/// `wasi:clocks/monotonic-clock` over a [`VirtualClock`]; replaces wasmtime-wasi's, whose
+/// `subscribe-*` really sleep on the calling thread.
+pub struct VirtualClockView<'a> {
+    pub clock: &'a VirtualClock,
+    pub table: &'a mut ResourceTable,
+}
+
+impl monotonic_clock::Host for VirtualClockView<'_> {
+    fn now(&mut self) -> wasmtime::Result<monotonic_clock::Instant> {
+        Ok(HostMonotonicClock::now(self.clock))
+    }
+
+    fn resolution(&mut self) -> wasmtime::Result<monotonic_clock::Duration> {
+        Ok(TICK_NANOS)
+    }
+
+    fn subscribe_instant(
+        &mut self,
+        when: monotonic_clock::Instant,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        let now = self.clock.now();
+        self.clock.advance(when.saturating_sub(now));
+        let ready = self.table.push(Elapsed)?;
+        subscribe(self.table, ready)
+    }
+
+    fn subscribe_duration(
+        &mut self,
+        duration: monotonic_clock::Duration,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        self.clock.advance(duration);
+        let ready = self.table.push(Elapsed)?;
+        subscribe(self.table, ready)
+    }
+}
+
+/// [`HasData`] marker for linking [`VirtualClockView`].
+pub struct VirtualClocks;
+
+impl HasData for VirtualClocks {
+    type Data<'a> = VirtualClockView<'a>;
+}
+
+/// Shadow the monotonic clock of an already-populated WASI linker with the virtual one.
+pub fn link_virtual_clock<T: 'static>(
+    linker: &mut Linker<T>,
+    view: fn(&mut T) -> VirtualClockView<'_>,
+) -> wasmtime::Result<()> {
+    linker.allow_shadowing(true);
+    monotonic_clock::add_to_linker::<T, VirtualClocks>(linker, view)?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
+/// Captured output: keeps the first `capacity` bytes, counts and drops the rest.
+#[derive(Clone)]
+pub struct CappedPipe {
+    inner: Arc<Mutex<CappedBuffer>>,
+}
+
+struct CappedBuffer {
+    data: Vec<u8>,
+    capacity: usize,
+    dropped: u64,
+}
+
+impl CappedPipe {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(CappedBuffer {
+                data: Vec::new(),
+                capacity,
+                dropped: 0,
+            })),
+        }
+    }
+
+    fn push(&self, bytes: &[u8]) {
+        // A poisoned lock only means another writer panicked; the bytes are still valid.
+        let mut buf = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let room = buf.capacity.saturating_sub(buf.data.len());
+        let keep = room.min(bytes.len());
+        buf.data.extend_from_slice(&bytes[..keep]);
+        buf.dropped += (bytes.len() - keep) as u64;
+    }
+
+    /// What was captured (lossily decoded) and a marker if bytes were dropped.
+    pub fn text(&self) -> String {
+        let buf = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut text = String::from_utf8_lossy(&buf.data).into_owned();
+        if buf.dropped > 0 {
+            text.push_str(&format!("\n...[{} more bytes dropped]", buf.dropped));
+        }
+        text
+    }
+
+    pub fn clear(&self) {
+        let mut buf = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        buf.data.clear();
+        buf.dropped = 0;
+    }
+}
+
+#[wasmtime_wasi_io::async_trait]
+impl OutputStream for CappedPipe {
+    fn write(&mut self, bytes: Bytes) -> Result<(), StreamError> {
+        self.push(&bytes);
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), StreamError> {
+        Ok(())
+    }
+    fn check_write(&mut self) -> Result<usize, StreamError> {
+        // Always writable: excess is dropped, never refused, so the guest never blocks or traps.
+        Ok(64 << 10)
+    }
+}
+
+#[wasmtime_wasi_io::async_trait]
+impl Pollable for CappedPipe {
+    async fn ready(&mut self) {}
+}
+
+impl tokio::io::AsyncWrite for CappedPipe {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.push(buf);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl IsTerminal for CappedPipe {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for CappedPipe {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+/// A WASI context that grants nothing: no files, env, args, network; virtual time; seeded RNG.
+pub fn sealed_ctx(clock: &VirtualClock, stdout: &CappedPipe, stderr: &CappedPipe, seed: u64) -> WasiCtx {
+    let mut builder = WasiCtxBuilder::new();
+    builder
+        .stdout(stdout.clone())
+        .stderr(stderr.clone())
+        .wall_clock(clock.clone())
+        .monotonic_clock(clock.clone())
+        .secure_random(rand::rngs::StdRng::seed_from_u64(seed))
+        .insecure_random(rand::rngs::StdRng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15))
+        .insecure_random_seed(u128::from(seed))
+        .allow_ip_name_lookup(false)
+        .allow_tcp(false)
+        .allow_udp(false)
+        .socket_addr_check(|_, _| Box::pin(async { false }));
+    builder.build()
+}

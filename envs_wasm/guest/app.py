@@ -1,0 +1,149 @@
+"""Guest side of the sandbox: runs one CodeGym environment inside the CPython WASI component.
+
+The host (crates/codegym-core) calls the exports of the `env-host` world (../wit/env-host.wit).
+Every export turns a Python exception into `Err(traceback)`, because an uncaught exception
+would trap and poison the whole store. `BaseException` is caught too, so `sys.exit()` in an
+env becomes an error result instead of ending the guest.
+"""
+
+import gc
+import random
+import sys
+import traceback
+import types
+
+import preload  # noqa: F401  (imports the pure-Python stdlib before the snapshot is taken)
+import wit_world
+from componentize_py_types import Err
+
+# Tracebacks can be made arbitrarily long by hostile code (deep recursion, huge messages).
+_MAX_TRACEBACK_CHARS = 8192
+
+
+def _format_error(prefix: str) -> Err:
+    text = traceback.format_exc()
+    if len(text) > _MAX_TRACEBACK_CHARS:
+        half = _MAX_TRACEBACK_CHARS // 2
+        text = text[:half] + "\n...[traceback truncated]...\n" + text[-half:]
+    return Err(f"{prefix}\n{text}")
+
+
+def _clip(text, limit: int) -> str:
+    """Turn any value into a str that is valid UTF-8 and at most `limit` bytes long."""
+    if not isinstance(text, str):
+        text = str(text)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: replace them, never trap in the lowering
+        data = text.encode("utf-8", "replace")
+        text = data.decode("utf-8")
+    if len(data) <= limit:
+        return text
+    marker = f"...[truncated {len(data) - limit} bytes]"
+    keep = max(0, limit - len(marker.encode()))
+    return data[:keep].decode("utf-8", "ignore") + marker
+
+
+def _flush_stdio() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # a closed or replaced stream must not fail the call
+            pass
+
+
+class _State:
+    """The single env this guest instance hosts."""
+
+    def __init__(self) -> None:
+        self.cls = None
+        self.env = None
+        self.max_obs_bytes = 1 << 20
+        self.steps = 0  # fallback when an env has no `step_count`
+
+    def snapshot(self, obs: str, result_type):
+        env = self.env
+        reward = getattr(env, "reward", 0.0)
+        done = getattr(env, "finished", False)
+        count = getattr(env, "step_count", self.steps)
+        return result_type(
+            _clip(obs, self.max_obs_bytes),
+            float(reward or 0.0),
+            bool(done),
+            max(0, int(count or 0)),
+        )
+
+
+_state = _State()
+
+
+class WitWorld(wit_world.WitWorld):
+    def load(self, source: str, class_name: str, max_obs_bytes: int) -> None:
+        try:
+            _state.max_obs_bytes = max_obs_bytes
+            random.seed(0)
+            module = types.ModuleType("codegym_env")
+            module.__file__ = f"{class_name}.py"
+            sys.modules["codegym_env"] = module
+            code = compile(source, module.__file__, "exec")
+            exec(code, module.__dict__)
+            cls = module.__dict__.get(class_name)
+            if not isinstance(cls, type):
+                raise LookupError(f"the source defines no class named {class_name!r}")
+            if not callable(getattr(cls, "from_env_str", None)):
+                raise LookupError(f"class {class_name!r} has no from_env_str()")
+            _state.cls = cls
+            _state.env = None
+        except BaseException:
+            raise _format_error("loading the env source failed")
+        finally:
+            _flush_stdio()
+
+    def reset(self, env_str: str, seed: int) -> str:
+        try:
+            if _state.cls is None:
+                raise RuntimeError("reset() before load()")
+            random.seed(seed)
+            env = _state.cls.from_env_str(env_str)
+            if env is None:
+                raise ValueError(f"from_env_str({env_str[:200]!r}) returned None")
+            _state.env = env
+            _state.steps = 0
+            return ""
+        except BaseException:
+            raise _format_error("creating the env with from_env_str failed")
+        finally:
+            _flush_stdio()
+
+    def step(self, action: str) -> wit_world.StepResult:
+        try:
+            if _state.env is None:
+                raise RuntimeError("step() before reset()")
+            _state.steps += 1
+            out = _state.env.step(action)
+            obs = out[1] if isinstance(out, tuple) and len(out) == 2 else out
+            return _state.snapshot(obs, wit_world.StepResult)
+        except BaseException:
+            raise _format_error("the env's step() raised")
+        finally:
+            _flush_stdio()
+
+    def solve(self) -> wit_world.SolveResult:
+        try:
+            if _state.env is None:
+                raise RuntimeError("solve() before reset()")
+            solve = getattr(_state.env, "solve", None)
+            if not callable(solve):
+                raise LookupError("the env has no solve() oracle")
+            answer = solve()
+            return _state.snapshot(answer, wit_world.SolveResult)
+        except BaseException:
+            raise _format_error("the env's solve() raised")
+        finally:
+            _flush_stdio()
+
+
+# Everything imported so far lives in the pre-initialised snapshot and is shared copy-on-write
+# by every instance; moving it out of the collector's reach keeps a GC pass from dirtying it.
+gc.collect()
+gc.freeze()
