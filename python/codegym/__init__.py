@@ -1,0 +1,31 @@
+"""codegym: sandboxed, batched CodeGym environments for RL on tool-using LLM agents.
+
+>>> import codegym
+>>> spec = codegym.EnvSpec(source, "MaxEnv@{'nums': [3, 9, 2]}")
+>>> with codegym.EnvPool([spec] * 64) as pool:
+...     pool.reset()
+...     out = pool.step(['{"name": "Observe", "parameters": {}}'] * 64)
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import errors
+from ._core import BatchResult, EnvPool, EnvSpec, Limits, SolveResult, cache_dir
+
+try:
+    __version__ = version("codegym")
+except PackageNotFoundError:  # running from a source tree without an install
+    __version__ = "0+unknown"
+
+__all__ = [
+    "BatchResult",
+    "EnvPool",
+    "EnvSpec",
+    "Limits",
+    "SolveResult",
+    "cache_dir",
+    "errors",
+    "__version__",
+]
