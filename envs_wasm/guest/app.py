@@ -8,6 +8,7 @@ env becomes an error result instead of ending the guest.
 
 import gc
 import random
+import re
 import sys
 import traceback
 import types
@@ -18,6 +19,7 @@ from componentize_py_types import Err
 
 # Tracebacks can be made arbitrarily long by hostile code (deep recursion, huge messages).
 _MAX_TRACEBACK_CHARS = 8192
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _format_error(prefix: str) -> Err:
@@ -34,9 +36,9 @@ def _clip(text, limit: int) -> str:
         text = str(text)
     try:
         data = text.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates: replace them, never trap in the lowering
-        data = text.encode("utf-8", "replace")
-        text = data.decode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: one U+FFFD each, never trap in the lowering
+        text = _SURROGATE.sub("\ufffd", text)
+        data = text.encode("utf-8")
     if len(data) <= limit:
         return text
     marker = f"...[truncated {len(data) - limit} bytes]"

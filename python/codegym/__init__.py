@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import errors
+from . import builtin, errors
 from ._core import BatchResult, EnvPool, EnvSpec, Limits, SolveResult, cache_dir
 
 try:
@@ -26,6 +26,7 @@ __all__ = [
     "Limits",
     "SolveResult",
     "cache_dir",
+    "builtin",
     "errors",
     "__version__",
 ]

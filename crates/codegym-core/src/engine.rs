@@ -102,6 +102,9 @@ impl Engine {
             .consume_fuel(true)
             .epoch_interruption(true)
             .max_wasm_stack(stack_bytes)
+            // Only async calls use this stack (we call synchronously), but wasmtime requires
+            // it to be larger than the wasm stack limit.
+            .async_stack_size(stack_bytes + (1 << 20))
             .memory_init_cow(true)
             .parallel_compilation(true);
         let engine = wasmtime::Engine::new(&config)?;

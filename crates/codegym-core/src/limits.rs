@@ -38,7 +38,7 @@ impl Default for Limits {
             fuel_per_load: 10_000_000_000,
             fuel_per_solve: 50_000_000_000,
             wall_time_ms: 30_000,
-            stack_bytes: 2 << 20,
+            stack_bytes: 64 << 20,
             max_obs_bytes: 64 << 10,
             max_action_bytes: 256 << 10,
             max_output_bytes: 64 << 10,
