@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 import codegym
+import pytest
 
 ENVS = Path(__file__).parent / "envs"
 

@@ -7,9 +7,8 @@ import json
 import random
 import types
 
-import pytest
-
 import codegym
+import pytest
 
 
 def test_every_oracle_reaches_reward_one_in_the_sandbox(tasks: list[codegym.builtin.Task]) -> None:

@@ -7,9 +7,8 @@ import os
 import time
 from pathlib import Path
 
-import pytest
-
 import codegym
+import pytest
 from codegym import errors
 
 from .conftest import action, source

@@ -20,7 +20,10 @@ fn main() {
         Ok(cmd) => vec![(cmd, vec![])],
         Err(_) => vec![
             ("componentize-py".into(), vec![]),
-            ("python3".into(), vec!["-m".into(), "componentize_py".into()]),
+            (
+                "python3".into(),
+                vec!["-m".into(), "componentize_py".into()],
+            ),
         ],
     };
     let args = [
@@ -66,12 +69,18 @@ fn main() {
 fn emit_hash(component: &Path) {
     use std::hash::{Hash, Hasher};
     let Ok(bytes) = std::fs::read(component) else {
-        eprintln!("error: componentize-py reported success but wrote no {}", component.display());
+        eprintln!(
+            "error: componentize-py reported success but wrote no {}",
+            component.display()
+        );
         std::process::exit(1);
     };
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     bytes.hash(&mut hasher);
-    println!("cargo:rustc-env=CODEGYM_GUEST_HASH={:016x}", hasher.finish());
+    println!(
+        "cargo:rustc-env=CODEGYM_GUEST_HASH={:016x}",
+        hasher.finish()
+    );
 }
 
 /// Files only: a directory's mtime changes whenever a tool drops a cache file into it.

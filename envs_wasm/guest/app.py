@@ -97,7 +97,7 @@ class WitWorld(wit_world.WitWorld):
             _state.cls = cls
             _state.env = None
         except BaseException:
-            raise _format_error("loading the env source failed")
+            raise _format_error("loading the env source failed") from None
         finally:
             _flush_stdio()
 
@@ -113,7 +113,7 @@ class WitWorld(wit_world.WitWorld):
             _state.steps = 0
             return ""
         except BaseException:
-            raise _format_error("creating the env with from_env_str failed")
+            raise _format_error("creating the env with from_env_str failed") from None
         finally:
             _flush_stdio()
 
@@ -126,7 +126,7 @@ class WitWorld(wit_world.WitWorld):
             obs = out[1] if isinstance(out, tuple) and len(out) == 2 else out
             return _state.snapshot(obs, wit_world.StepResult)
         except BaseException:
-            raise _format_error("the env's step() raised")
+            raise _format_error("the env's step() raised") from None
         finally:
             _flush_stdio()
 
@@ -140,7 +140,7 @@ class WitWorld(wit_world.WitWorld):
             answer = solve()
             return _state.snapshot(answer, wit_world.SolveResult)
         except BaseException:
-            raise _format_error("the env's solve() raised")
+            raise _format_error("the env's solve() raised") from None
         finally:
             _flush_stdio()
 

@@ -2,15 +2,19 @@
 
 from collections.abc import Iterable, Sequence
 from types import TracebackType
+from typing import Self, final
 
 import numpy as np
 import numpy.typing as npt
 
+__all__ = ["BatchResult", "EnvPool", "EnvSpec", "Limits", "SolveResult", "cache_dir"]
+
+@final
 class Limits:
     """Resource limits applied to every env of a pool."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         memory_bytes: int | None = None,
         fuel_per_step: int | None = None,
@@ -21,7 +25,7 @@ class Limits:
         max_obs_bytes: int | None = None,
         max_action_bytes: int | None = None,
         max_output_bytes: int | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     @property
     def memory_bytes(self) -> int: ...
     @property
@@ -40,12 +44,13 @@ class Limits:
     def max_action_bytes(self) -> int: ...
     @property
     def max_output_bytes(self) -> int: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
 
+@final
 class EnvSpec:
     """One environment: class source, task string ``Name@{options}``, episode settings."""
 
-    def __init__(self, source: str, env_str: str, max_steps: int | None = None, seed: int = 0) -> None: ...
+    def __new__(cls, source: str, env_str: str, max_steps: int | None = None, seed: int = 0) -> Self: ...
     @property
     def source(self) -> str: ...
     @property
@@ -57,6 +62,7 @@ class EnvSpec:
     @property
     def seed(self) -> int: ...
 
+@final
 class BatchResult:
     """Results of ``reset``, ``step`` or ``recv``, one row per env in ``env_ids`` order."""
 
@@ -79,6 +85,7 @@ class BatchResult:
     def __len__(self) -> int: ...
     def raise_for_error(self) -> None: ...
 
+@final
 class SolveResult:
     """Results of ``solve``, one row per env in ``env_ids`` order."""
 
@@ -99,16 +106,17 @@ class SolveResult:
     def __len__(self) -> int: ...
     def raise_for_error(self) -> None: ...
 
+@final
 class EnvPool:
     """A pool of sandboxed environments stepped in batches on Rust threads."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         specs: Sequence[EnvSpec],
         num_threads: int | None = None,
         limits: Limits | None = None,
         auto_reset: bool = False,
-    ) -> None: ...
+    ) -> Self: ...
     def __len__(self) -> int: ...
     @property
     def num_threads(self) -> int: ...

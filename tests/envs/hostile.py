@@ -1,8 +1,9 @@
 """An env whose tools attack the host. Every tool must end as a per-env error or a harmless
 observation, never as damage to the host, the process, or the other envs of the pool."""
 
-import gymnasium
 import json
+
+import gymnasium
 
 
 class HostileEnv(gymnasium.Env):

@@ -1,8 +1,9 @@
 """An env with a tool whose cost grows with a parameter: for fuel-determinism tests."""
 
-import gymnasium
 import json
 import random
+
+import gymnasium
 
 
 class WorkEnv(gymnasium.Env):

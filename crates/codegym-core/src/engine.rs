@@ -179,7 +179,11 @@ fn load_component(engine: &wasmtime::Engine) -> Result<Component, EngineError> {
     };
     std::fs::create_dir_all(&dir).map_err(cache_err)?;
     // Write to a private temporary name, then rename: readers only ever see whole files.
-    let tmp = dir.join(format!(".env_host-{}-{:?}.tmp", std::process::id(), std::thread::current().id()));
+    let tmp = dir.join(format!(
+        ".env_host-{}-{:?}.tmp",
+        std::process::id(),
+        std::thread::current().id()
+    ));
     std::fs::write(&tmp, &compiled).map_err(cache_err)?;
     std::fs::rename(&tmp, &path).map_err(cache_err)?;
     deserialize(engine, &path)

@@ -80,3 +80,32 @@ impl Limits {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(Limits::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn zero_and_tiny_limits_are_refused() {
+        let zero_fuel = Limits {
+            fuel_per_step: 0,
+            ..Limits::default()
+        };
+        assert!(zero_fuel.validate().is_err());
+        let tiny_memory = Limits {
+            memory_bytes: 1 << 20,
+            ..Limits::default()
+        };
+        assert!(tiny_memory.validate().is_err());
+        let tiny_stack = Limits {
+            stack_bytes: 1024,
+            ..Limits::default()
+        };
+        assert!(tiny_stack.validate().is_err());
+    }
+}

@@ -98,7 +98,13 @@ impl Slot {
         let spec = &self.spec;
         let sandbox = match self.sandbox.take() {
             Some(sandbox) => Ok(sandbox),
-            None => Sandbox::load(engine, limits.clone(), &spec.source, spec.class_name(), spec.seed),
+            None => Sandbox::load(
+                engine,
+                limits.clone(),
+                &spec.source,
+                spec.class_name(),
+                spec.seed,
+            ),
         };
         let result = sandbox.and_then(|mut sandbox| {
             let obs = sandbox.reset(&spec.env_str, spec.seed)?;
@@ -159,7 +165,8 @@ impl Slot {
         }
         match sandbox.step(action) {
             Ok(step) => {
-                let truncated = !step.done && self.spec.max_steps.is_some_and(|m| step.step_count >= m);
+                let truncated =
+                    !step.done && self.spec.max_steps.is_some_and(|m| step.step_count >= m);
                 let done = step.done || truncated;
                 if done {
                     self.phase = Phase::Finished;
@@ -200,9 +207,12 @@ impl Slot {
                     error: None,
                 }
             }
-            Err(error) => solve_failure(env_id, self.fail(env_id, error).error.unwrap_or_else(|| {
-                EnvError::new(EnvErrorKind::Trap, "solve failed")
-            })),
+            Err(error) => solve_failure(
+                env_id,
+                self.fail(env_id, error)
+                    .error
+                    .unwrap_or_else(|| EnvError::new(EnvErrorKind::Trap, "solve failed")),
+            ),
         }
     }
 }
@@ -228,12 +238,20 @@ struct Shared {
 
 impl Shared {
     /// Run `op` on one slot; a panic inside turns into an error for that env only.
-    fn with_slot<R>(&self, id: usize, op: impl FnOnce(&mut Slot) -> R, on_panic: impl FnOnce(EnvError) -> R) -> R {
-        let mut slot = self.slots[id].lock().unwrap_or_else(PoisonError::into_inner);
+    fn with_slot<R>(
+        &self,
+        id: usize,
+        op: impl FnOnce(&mut Slot) -> R,
+        on_panic: impl FnOnce(EnvError) -> R,
+    ) -> R {
+        let mut slot = self.slots[id]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         match catch_unwind(AssertUnwindSafe(|| op(&mut slot))) {
             Ok(r) => r,
             Err(_) => {
-                let error = EnvError::new(EnvErrorKind::Trap, "internal error while running this env");
+                let error =
+                    EnvError::new(EnvErrorKind::Trap, "internal error while running this env");
                 slot.sandbox = None;
                 slot.phase = Phase::Failed(error.clone());
                 on_panic(error)
@@ -344,7 +362,9 @@ impl EnvPool {
                 )));
             }
             if std::mem::replace(&mut seen[id], true) {
-                return Err(ConfigError(format!("env id {id} appears twice in one batch")));
+                return Err(ConfigError(format!(
+                    "env id {id} appears twice in one batch"
+                )));
             }
             if self.shared.busy[id].load(Ordering::Acquire) {
                 return Err(ConfigError(format!(
@@ -381,7 +401,11 @@ impl EnvPool {
     }
 
     /// Step envs with one action each and wait for all of them.
-    pub fn step(&self, actions: &[String], ids: Option<Vec<usize>>) -> Result<Vec<StepOutcome>, ConfigError> {
+    pub fn step(
+        &self,
+        actions: &[String],
+        ids: Option<Vec<usize>>,
+    ) -> Result<Vec<StepOutcome>, ConfigError> {
         let ids = self.resolve_ids(ids)?;
         check_lengths(actions.len(), ids.len())?;
         let shared = &self.shared;
@@ -484,8 +508,14 @@ impl EnvPool {
     /// Captured (stdout, stderr) of one env since its last reset.
     pub fn output(&self, id: usize) -> Result<(String, String), ConfigError> {
         let ids = self.resolve_ids(Some(vec![id]))?;
-        let slot = self.shared.slots[ids[0]].lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(slot.sandbox.as_ref().map(Sandbox::output).unwrap_or_default())
+        let slot = self.shared.slots[ids[0]]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Ok(slot
+            .sandbox
+            .as_ref()
+            .map(Sandbox::output)
+            .unwrap_or_default())
     }
 }
 

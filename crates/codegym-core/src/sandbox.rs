@@ -75,9 +75,12 @@ impl Sandbox {
             stderr,
             limits,
         };
-        let loaded = sandbox
-            .guest
-            .call_load(&mut sandbox.store, source, class_name, sandbox.limits.max_obs_bytes);
+        let loaded = sandbox.guest.call_load(
+            &mut sandbox.store,
+            source,
+            class_name,
+            sandbox.limits.max_obs_bytes,
+        );
         sandbox.finish(loaded, EnvErrorKind::Load, "loading the env")?;
         Ok(sandbox)
     }
@@ -86,14 +89,22 @@ impl Sandbox {
     pub fn reset(&mut self, env_str: &str, seed: u64) -> Result<String, EnvError> {
         self.stdout.clear();
         self.stderr.clear();
-        arm(&mut self.store, self.limits.fuel_per_load, self.limits.wall_time_ms)?;
+        arm(
+            &mut self.store,
+            self.limits.fuel_per_load,
+            self.limits.wall_time_ms,
+        )?;
         let out = self.guest.call_reset(&mut self.store, env_str, seed);
         self.finish(out, EnvErrorKind::Load, "resetting the env")
     }
 
     /// Pass one action to the env's `step`.
     pub fn step(&mut self, action: &str) -> Result<GuestStep, EnvError> {
-        arm(&mut self.store, self.limits.fuel_per_step, self.limits.wall_time_ms)?;
+        arm(
+            &mut self.store,
+            self.limits.fuel_per_step,
+            self.limits.wall_time_ms,
+        )?;
         let out = self.guest.call_step(&mut self.store, action);
         let r = self.finish(out, EnvErrorKind::Raised, "stepping the env")?;
         Ok(GuestStep {
@@ -106,7 +117,11 @@ impl Sandbox {
 
     /// Run the env's own `solve()` oracle.
     pub fn solve(&mut self) -> Result<GuestSolve, EnvError> {
-        arm(&mut self.store, self.limits.fuel_per_solve, self.limits.wall_time_ms)?;
+        arm(
+            &mut self.store,
+            self.limits.fuel_per_solve,
+            self.limits.wall_time_ms,
+        )?;
         let out = self.guest.call_solve(&mut self.store);
         let r = self.finish(out, EnvErrorKind::Raised, "running solve()")?;
         Ok(GuestSolve {
@@ -152,11 +167,19 @@ fn arm(store: &mut Store<GuestState>, fuel: u64, wall_time_ms: u64) -> Result<()
 }
 
 /// Turn a wasmtime error from a guest call into the per-env reason the user sees.
-fn classify(store: &Store<GuestState>, limits: &Limits, e: wasmtime::Error, what: &str) -> EnvError {
+fn classify(
+    store: &Store<GuestState>,
+    limits: &Limits,
+    e: wasmtime::Error,
+    what: &str,
+) -> EnvError {
     if store.data().limiter.hit {
         return EnvError::new(
             EnvErrorKind::Memory,
-            format!("{what}: memory limit of {} bytes exceeded", limits.memory_bytes),
+            format!(
+                "{what}: memory limit of {} bytes exceeded",
+                limits.memory_bytes
+            ),
         );
     }
     if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
@@ -172,11 +195,17 @@ fn classify(store: &Store<GuestState>, limits: &Limits, e: wasmtime::Error, what
         ),
         Some(Trap::Interrupt) => EnvError::new(
             EnvErrorKind::WallTime,
-            format!("{what}: wall-clock limit of {} ms exceeded", limits.wall_time_ms),
+            format!(
+                "{what}: wall-clock limit of {} ms exceeded",
+                limits.wall_time_ms
+            ),
         ),
         Some(Trap::StackOverflow) => EnvError::new(
             EnvErrorKind::Stack,
-            format!("{what}: wasm stack of {} bytes exhausted", limits.stack_bytes),
+            format!(
+                "{what}: wasm stack of {} bytes exhausted",
+                limits.stack_bytes
+            ),
         ),
         Some(trap) => EnvError::new(EnvErrorKind::Trap, format!("{what}: {trap}")),
         None => EnvError::new(EnvErrorKind::Trap, format!("{what}: {e:#}")),

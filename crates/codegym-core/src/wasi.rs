@@ -242,7 +242,12 @@ impl StdoutStream for CappedPipe {
 }
 
 /// A WASI context that grants nothing: no files, env, args, network; virtual time; seeded RNG.
-pub fn sealed_ctx(clock: &VirtualClock, stdout: &CappedPipe, stderr: &CappedPipe, seed: u64) -> WasiCtx {
+pub fn sealed_ctx(
+    clock: &VirtualClock,
+    stdout: &CappedPipe,
+    stderr: &CappedPipe,
+    seed: u64,
+) -> WasiCtx {
     let mut builder = WasiCtxBuilder::new();
     builder
         .stdout(stdout.clone())
@@ -250,11 +255,46 @@ pub fn sealed_ctx(clock: &VirtualClock, stdout: &CappedPipe, stderr: &CappedPipe
         .wall_clock(clock.clone())
         .monotonic_clock(clock.clone())
         .secure_random(rand::rngs::StdRng::seed_from_u64(seed))
-        .insecure_random(rand::rngs::StdRng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15))
+        .insecure_random(rand::rngs::StdRng::seed_from_u64(
+            seed ^ 0x9e37_79b9_7f4a_7c15,
+        ))
         .insecure_random_seed(u128::from(seed))
         .allow_ip_name_lookup(false)
         .allow_tcp(false)
         .allow_udp(false)
         .socket_addr_check(|_, _| Box::pin(async { false }));
     builder.build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capped_pipe_keeps_the_head_and_counts_the_rest() {
+        let pipe = CappedPipe::new(8);
+        pipe.push(b"hello ");
+        pipe.push(b"world!");
+        assert_eq!(pipe.text(), "hello wo\n...[4 more bytes dropped]");
+        pipe.clear();
+        pipe.push(b"ok");
+        assert_eq!(pipe.text(), "ok");
+    }
+
+    #[test]
+    fn virtual_clock_only_moves_when_read_or_slept() {
+        let clock = VirtualClock::default();
+        let wall = HostWallClock::now(&clock);
+        assert_eq!(wall, Duration::from_secs(WALL_CLOCK_EPOCH_SECS));
+        let a = HostMonotonicClock::now(&clock);
+        let b = HostMonotonicClock::now(&clock);
+        assert_eq!(b - a, TICK_NANOS);
+        clock.advance(3_600_000_000_000);
+        assert_eq!(
+            HostMonotonicClock::now(&clock) - b,
+            3_600_000_000_000 + TICK_NANOS
+        );
+        clock.advance(u64::MAX);
+        assert_eq!(clock.now(), u64::MAX);
+    }
 }

@@ -195,7 +195,11 @@ fn error_fields(error: &Option<core::EnvError>) -> (Option<String>, Option<&'sta
 }
 
 /// Raise the first per-env error of a batch as its ``codegym.errors`` class.
-fn raise_first(py: Python<'_>, errors: &[Option<core::EnvError>], env_ids: &[usize]) -> PyResult<()> {
+fn raise_first(
+    py: Python<'_>,
+    errors: &[Option<core::EnvError>],
+    env_ids: &[usize],
+) -> PyResult<()> {
     let Some((error, id)) = errors
         .iter()
         .zip(env_ids)
@@ -203,10 +207,11 @@ fn raise_first(py: Python<'_>, errors: &[Option<core::EnvError>], env_ids: &[usi
     else {
         return Ok(());
     };
-    let exc = py
-        .import("codegym.errors")?
-        .getattr("error_for")?
-        .call1((error.kind.as_str(), error.message.as_str(), id))?;
+    let exc = py.import("codegym.errors")?.getattr("error_for")?.call1((
+        error.kind.as_str(),
+        error.message.as_str(),
+        id,
+    ))?;
     Err(PyErr::from_value(exc))
 }
 
@@ -333,7 +338,8 @@ impl SolveResult {
     fn new(py: Python<'_>, outcomes: Vec<core::SolveOutcome>) -> PyResult<Self> {
         let mut answer = Vec::with_capacity(outcomes.len());
         let (mut reward, mut done, mut steps) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut error, mut kind, mut ids, mut errors) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut error, mut kind, mut ids, mut errors) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for o in outcomes {
             let (e, k) = error_fields(&o.error);
             answer.push(o.answer);
@@ -381,17 +387,22 @@ impl SolveResult {
 /// other malformed action.
 fn extract_actions(actions: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
     if actions.is_instance_of::<PyString>() {
-        return Err(PyTypeError::new_err("actions must be a sequence of str, not a str"));
+        return Err(PyTypeError::new_err(
+            "actions must be a sequence of str, not a str",
+        ));
     }
     let mut out = Vec::new();
     for item in actions.try_iter()? {
         let item = item?;
-        let text = item
-            .cast::<PyString>()
-            .map_err(|_| PyTypeError::new_err(format!(
+        let text = item.cast::<PyString>().map_err(|_| {
+            PyTypeError::new_err(format!(
                 "every action must be a str, got {}",
-                item.get_type().name().map(|n| n.to_string()).unwrap_or_default()
-            )))?;
+                item.get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ))
+        })?;
         out.push(text.to_string_lossy().into_owned());
     }
     Ok(out)
@@ -405,7 +416,10 @@ fn extract_ids(ids: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<usize>>> {
     let mut out = Vec::new();
     for item in ids.try_iter()? {
         let id: i64 = item?.extract()?;
-        out.push(usize::try_from(id).map_err(|_| ConfigError::new_err(format!("env id {id} is negative")))?);
+        out.push(
+            usize::try_from(id)
+                .map_err(|_| ConfigError::new_err(format!("env id {id} is negative")))?,
+        );
     }
     Ok(Some(out))
 }
@@ -456,7 +470,9 @@ impl EnvPool {
             limits: limits.map(|l| l.0.clone()).unwrap_or_default(),
             auto_reset,
         };
-        let pool = py.detach(|| core::EnvPool::new(specs, options)).map_err(engine_err)?;
+        let pool = py
+            .detach(|| core::EnvPool::new(specs, options))
+            .map_err(engine_err)?;
         Ok(Self {
             inner: Mutex::new(Some(pool)),
         })
@@ -521,7 +537,12 @@ impl EnvPool {
     }
 
     /// Queue one action per env and return at once; collect the results with ``recv``.
-    fn send(&self, py: Python<'_>, actions: &Bound<'_, PyAny>, env_ids: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn send(
+        &self,
+        py: Python<'_>,
+        actions: &Bound<'_, PyAny>,
+        env_ids: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         let actions = extract_actions(actions)?;
         let ids = extract_ids(Some(env_ids))?.unwrap_or_default();
         self.with(py, |p| p.send(actions, ids))
@@ -558,7 +579,12 @@ impl EnvPool {
 
     /// Drop every sandbox. Later calls raise ``ConfigError``.
     fn close(&self, py: Python<'_>) {
-        let pool = py.detach(|| self.inner.lock().unwrap_or_else(PoisonError::into_inner).take());
+        let pool = py.detach(|| {
+            self.inner
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+        });
         py.detach(move || drop(pool));
     }
 
@@ -573,8 +599,14 @@ impl EnvPool {
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
-        self.with(py, |p| Ok(format!("EnvPool(n={}, num_threads={})", p.len(), p.num_threads())))
-            .unwrap_or_else(|_| "EnvPool(closed)".into())
+        self.with(py, |p| {
+            Ok(format!(
+                "EnvPool(n={}, num_threads={})",
+                p.len(),
+                p.num_threads()
+            ))
+        })
+        .unwrap_or_else(|_| "EnvPool(closed)".into())
     }
 }
 

@@ -84,8 +84,10 @@ class Tuple(Space):
         return tuple(s.sample() for s in self.spaces)
 
     def contains(self, x):
-        return isinstance(x, tuple) and len(x) == len(self.spaces) and all(
-            s.contains(v) for s, v in zip(self.spaces, x)
+        return (
+            isinstance(x, tuple)
+            and len(x) == len(self.spaces)
+            and all(s.contains(v) for s, v in zip(self.spaces, x, strict=True))
         )
 
     def __getitem__(self, index):

@@ -4,7 +4,10 @@ use crate::common::{act, pool, spec, MAX_ENV};
 
 #[test]
 fn observe_then_done_gives_reward() {
-    let p = pool(vec![spec(MAX_ENV, "MaxEnv@{'nums': [3, 9, 2]}")], Limits::default());
+    let p = pool(
+        vec![spec(MAX_ENV, "MaxEnv@{'nums': [3, 9, 2]}")],
+        Limits::default(),
+    );
     let r = p.reset(None).unwrap();
     assert!(r[0].error.is_none(), "{:?}", r[0].error);
     let s = p.step(&[act("Observe", "{}")], None).unwrap();
@@ -15,7 +18,10 @@ fn observe_then_done_gives_reward() {
     assert!(s[0].done);
     assert_eq!(s[0].step_count, 2);
     let again = p.step(&[act("Observe", "{}")], None).unwrap();
-    assert_eq!(again[0].error.as_ref().map(|e| e.kind), Some(EnvErrorKind::NeedsReset));
+    assert_eq!(
+        again[0].error.as_ref().map(|e| e.kind),
+        Some(EnvErrorKind::NeedsReset)
+    );
 }
 
 #[test]
@@ -38,7 +44,10 @@ fn solve_runs_the_oracle() {
 #[test]
 fn seeded_random_is_deterministic() {
     let run = || {
-        let p = pool(vec![spec(MAX_ENV, "MaxEnv@{'nums': [1]}")], Limits::default());
+        let p = pool(
+            vec![spec(MAX_ENV, "MaxEnv@{'nums': [1]}")],
+            Limits::default(),
+        );
         p.reset(None).unwrap();
         let a = p.step(&[act("Noise", "{}")], None).unwrap()[0].obs.clone();
         let b = p.step(&[act("Noise", "{}")], None).unwrap()[0].obs.clone();
