@@ -7,6 +7,7 @@ env becomes an error result instead of ending the guest.
 """
 
 import gc
+import marshal
 import random
 import re
 import sys
@@ -14,6 +15,7 @@ import traceback
 import types
 
 import preload  # noqa: F401  (imports the pure-Python stdlib before the snapshot is taken)
+import warmup
 import wit_world
 from componentize_py_types import Err
 
@@ -80,15 +82,22 @@ _state = _State()
 
 
 class WitWorld(wit_world.WitWorld):
-    def load(self, source: str, class_name: str, max_obs_bytes: int) -> None:
+    def compile(self, source: str, filename: str) -> bytes:
+        try:
+            return marshal.dumps(compile(source, filename, "exec"))
+        except BaseException:
+            raise _format_error("compiling the env source failed") from None
+        finally:
+            _flush_stdio()
+
+    def load(self, code: bytes, class_name: str, max_obs_bytes: int) -> None:
         try:
             _state.max_obs_bytes = max_obs_bytes
             random.seed(0)
             module = types.ModuleType("codegym_env")
             module.__file__ = f"{class_name}.py"
             sys.modules["codegym_env"] = module
-            code = compile(source, module.__file__, "exec")
-            exec(code, module.__dict__)
+            exec(marshal.loads(code), module.__dict__)
             cls = module.__dict__.get(class_name)
             if not isinstance(cls, type):
                 raise LookupError(f"the source defines no class named {class_name!r}")
@@ -145,7 +154,11 @@ class WitWorld(wit_world.WitWorld):
             _flush_stdio()
 
 
-# Everything imported so far lives in the pre-initialised snapshot and is shared copy-on-write
-# by every instance; moving it out of the collector's reach keeps a GC pass from dirtying it.
+# Run every export once so that CPython's first-use writes happen before the snapshot (see
+# warmup.py). Everything alive after that lives in the pre-initialised snapshot and is shared
+# copy-on-write by every instance; moving it out of the collector's reach keeps a GC pass from
+# dirtying it.
+warmup.run(WitWorld(), _state)
+sys.modules.pop("codegym_env", None)
 gc.collect()
 gc.freeze()

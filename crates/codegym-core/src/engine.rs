@@ -12,12 +12,17 @@ use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, ResourceLimiter};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use crate::code::CodeCache;
 use crate::error::EngineError;
 use crate::guest::{EnvHostPre, COMPONENT, COMPONENT_HASH};
 use crate::wasi::{link_virtual_clock, VirtualClock, VirtualClockView};
 
 /// Period of the epoch ticker; wall-clock limits are rounded up to it.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Memory images up to this size are always laid out densely so that instances map them
+/// copy-on-write: the guest's pre-initialised CPython heap is one large, sparse image.
+const DENSE_IMAGE_BYTES: u64 = 1 << 30;
 
 /// Everything one store holds.
 pub struct GuestState {
@@ -72,6 +77,8 @@ impl ResourceLimiter for MemoryLimiter {
 pub struct Engine {
     pub(crate) engine: wasmtime::Engine,
     pub(crate) pre: EnvHostPre<GuestState>,
+    /// Env sources compiled by this engine's guest.
+    pub(crate) code: CodeCache,
     stop_ticker: Arc<AtomicBool>,
 }
 
@@ -106,6 +113,7 @@ impl Engine {
             // it to be larger than the wasm stack limit.
             .async_stack_size(stack_bytes + (1 << 20))
             .memory_init_cow(true)
+            .memory_guaranteed_dense_image_size(DENSE_IMAGE_BYTES)
             .parallel_compilation(true);
         let engine = wasmtime::Engine::new(&config)?;
         let component = load_component(&engine)?;
@@ -123,6 +131,7 @@ impl Engine {
         Ok(Self {
             engine,
             pre,
+            code: CodeCache::default(),
             stop_ticker,
         })
     }
@@ -162,6 +171,8 @@ pub fn cache_dir() -> PathBuf {
 fn load_component(engine: &wasmtime::Engine) -> Result<Component, EngineError> {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
+    // Settings that change the compiled artifact but that the compatibility hash leaves out.
+    DENSE_IMAGE_BYTES.hash(&mut hasher);
     let dir = cache_dir();
     let path = dir.join(format!(
         "env_host-{COMPONENT_HASH}-{:016x}.cwasm",

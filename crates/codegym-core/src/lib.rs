@@ -9,6 +9,7 @@
 //!
 //! This crate has no Python bindings; `crates/codegym-python` wraps it as `codegym._core`.
 
+mod code;
 mod engine;
 mod error;
 mod guest;

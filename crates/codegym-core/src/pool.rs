@@ -7,7 +7,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -64,10 +64,26 @@ enum Phase {
     Failed(EnvError),
 }
 
+/// A call that changed a sandbox's state, kept so that `fork` can replay it on a fresh sandbox.
+#[derive(Clone, Debug)]
+enum Event {
+    Reset,
+    Step(String),
+    Solve,
+}
+
+/// Past this many logged events, the next `reset` rebuilds the sandbox from its spec, so a
+/// fork never replays more than this (a rebuild costs one env load).
+const MAX_REPLAY_EVENTS: usize = 4096;
+
 struct Slot {
     spec: EnvSpec,
     sandbox: Option<Sandbox>,
     phase: Phase,
+    /// Every call made on `sandbox` since it was loaded. Because a sandbox is deterministic
+    /// (seeded randomness, virtual clocks, fuel), replaying this log on a freshly loaded
+    /// sandbox of the same spec reproduces its exact state.
+    events: Vec<Event>,
 }
 
 impl Slot {
@@ -96,15 +112,15 @@ impl Slot {
 
     fn reset(&mut self, env_id: usize, engine: &Engine, limits: &Arc<Limits>) -> StepOutcome {
         let spec = &self.spec;
+        if self.events.len() >= MAX_REPLAY_EVENTS {
+            self.sandbox = None;
+        }
         let sandbox = match self.sandbox.take() {
             Some(sandbox) => Ok(sandbox),
-            None => Sandbox::load(
-                engine,
-                limits.clone(),
-                &spec.source,
-                spec.class_name(),
-                spec.seed,
-            ),
+            None => {
+                self.events.clear();
+                Sandbox::for_spec(engine, limits.clone(), spec)
+            }
         };
         let result = sandbox.and_then(|mut sandbox| {
             let obs = sandbox.reset(&spec.env_str, spec.seed)?;
@@ -113,6 +129,7 @@ impl Slot {
         match result {
             Ok((sandbox, obs)) => {
                 self.sandbox = Some(sandbox);
+                self.events.push(Event::Reset);
                 self.phase = Phase::Running;
                 StepOutcome {
                     obs,
@@ -163,7 +180,9 @@ impl Slot {
                 ..self.outcome(env_id)
             };
         }
-        match sandbox.step(action) {
+        let result = sandbox.step(action);
+        self.events.push(Event::Step(action.to_owned()));
+        match result {
             Ok(step) => {
                 let truncated =
                     !step.done && self.spec.max_steps.is_some_and(|m| step.step_count >= m);
@@ -195,7 +214,9 @@ impl Slot {
         let Some(sandbox) = self.sandbox.as_mut() else {
             return solve_failure(env_id, EnvError::new(EnvErrorKind::Trap, "sandbox missing"));
         };
-        match sandbox.solve() {
+        let result = sandbox.solve();
+        self.events.push(Event::Solve);
+        match result {
             Ok(s) => {
                 self.phase = Phase::Finished;
                 SolveOutcome {
@@ -217,6 +238,42 @@ impl Slot {
     }
 }
 
+impl Slot {
+    fn new(spec: EnvSpec) -> Self {
+        Self {
+            spec,
+            sandbox: None,
+            phase: Phase::NeverReset,
+            events: Vec::new(),
+        }
+    }
+
+    /// A new slot in the exact state of one whose sandbox went through `events`: a fresh
+    /// sandbox of the same spec with the same calls replayed.
+    fn replay(
+        spec: EnvSpec,
+        events: &[Event],
+        phase: Phase,
+        engine: &Engine,
+        limits: &Arc<Limits>,
+    ) -> Result<Self, EnvError> {
+        let mut sandbox = Sandbox::for_spec(engine, limits.clone(), &spec)?;
+        for event in events {
+            match event {
+                Event::Reset => sandbox.reset(&spec.env_str, spec.seed).map(drop)?,
+                Event::Step(action) => sandbox.step(action).map(drop)?,
+                Event::Solve => sandbox.solve().map(drop)?,
+            }
+        }
+        Ok(Self {
+            spec,
+            sandbox: Some(sandbox),
+            phase,
+            events: events.to_vec(),
+        })
+    }
+}
+
 fn solve_failure(env_id: usize, error: EnvError) -> SolveOutcome {
     SolveOutcome {
         env_id,
@@ -228,15 +285,33 @@ fn solve_failure(env_id: usize, error: EnvError) -> SolveOutcome {
     }
 }
 
+/// One env of the pool: its slot, and whether a `send` for it awaits `recv`. `busy` lives
+/// outside the mutex so that it can be checked while a worker holds the slot.
+struct Entry {
+    slot: Mutex<Slot>,
+    busy: AtomicBool,
+}
+
 struct Shared {
     engine: Arc<Engine>,
     limits: Arc<Limits>,
     auto_reset: bool,
-    slots: Vec<Mutex<Slot>>,
-    busy: Vec<AtomicBool>,
+    /// Grows when envs are forked; entries are never removed, so ids stay valid.
+    entries: RwLock<Vec<Arc<Entry>>>,
 }
 
 impl Shared {
+    fn entry(&self, id: usize) -> Arc<Entry> {
+        self.entries.read().unwrap_or_else(PoisonError::into_inner)[id].clone()
+    }
+
+    fn len(&self) -> usize {
+        self.entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
     /// Run `op` on one slot; a panic inside turns into an error for that env only.
     fn with_slot<R>(
         &self,
@@ -244,9 +319,8 @@ impl Shared {
         op: impl FnOnce(&mut Slot) -> R,
         on_panic: impl FnOnce(EnvError) -> R,
     ) -> R {
-        let mut slot = self.slots[id]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let entry = self.entry(id);
+        let mut slot = entry.slot.lock().unwrap_or_else(PoisonError::into_inner);
         match catch_unwind(AssertUnwindSafe(|| op(&mut slot))) {
             Ok(r) => r,
             Err(_) => {
@@ -304,24 +378,16 @@ impl EnvPool {
             .build()
             .map_err(|e| EngineError::Wasmtime(format!("cannot start worker threads: {e}")))?;
         let (tx, rx) = crossbeam_channel::unbounded();
-        let busy = specs.iter().map(|_| AtomicBool::new(false)).collect();
-        let slots = specs
+        let entries = specs
             .into_iter()
-            .map(|spec| {
-                Mutex::new(Slot {
-                    spec,
-                    sandbox: None,
-                    phase: Phase::NeverReset,
-                })
-            })
+            .map(|spec| Entry::new(Slot::new(spec)))
             .collect();
         Ok(Self {
             shared: Arc::new(Shared {
                 engine,
                 limits: Arc::new(options.limits),
                 auto_reset: options.auto_reset,
-                slots,
-                busy,
+                entries: RwLock::new(entries),
             }),
             threads,
             tx,
@@ -331,11 +397,11 @@ impl EnvPool {
     }
 
     pub fn len(&self) -> usize {
-        self.shared.slots.len()
+        self.shared.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.shared.slots.is_empty()
+        self.len() == 0
     }
 
     pub fn num_threads(&self) -> usize {
@@ -352,13 +418,18 @@ impl EnvPool {
 
     /// `None` means every env, in order.
     fn resolve_ids(&self, ids: Option<Vec<usize>>) -> Result<Vec<usize>, ConfigError> {
-        let ids = ids.unwrap_or_else(|| (0..self.len()).collect());
-        let mut seen = vec![false; self.len()];
+        let entries = self
+            .shared
+            .entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let len = entries.len();
+        let ids = ids.unwrap_or_else(|| (0..len).collect());
+        let mut seen = vec![false; len];
         for &id in &ids {
-            if id >= self.len() {
+            if id >= len {
                 return Err(ConfigError(format!(
-                    "env id {id} is out of range for a pool of {}",
-                    self.len()
+                    "env id {id} is out of range for a pool of {len}"
                 )));
             }
             if std::mem::replace(&mut seen[id], true) {
@@ -366,7 +437,7 @@ impl EnvPool {
                     "env id {id} appears twice in one batch"
                 )));
             }
-            if self.shared.busy[id].load(Ordering::Acquire) {
+            if entries[id].busy.load(Ordering::Acquire) {
                 return Err(ConfigError(format!(
                     "env {id} has a pending send(); recv() its result first"
                 )));
@@ -441,7 +512,7 @@ impl EnvPool {
         let ids = self.resolve_ids(Some(ids))?;
         check_lengths(actions.len(), ids.len())?;
         for (id, action) in ids.into_iter().zip(actions) {
-            self.shared.busy[id].store(true, Ordering::Release);
+            self.shared.entry(id).busy.store(true, Ordering::Release);
             self.in_flight += 1;
             let shared = self.shared.clone();
             let tx = self.tx.clone();
@@ -499,23 +570,100 @@ impl EnvPool {
             }
         }
         for outcome in &out {
-            self.shared.busy[outcome.env_id].store(false, Ordering::Release);
+            self.shared
+                .entry(outcome.env_id)
+                .busy
+                .store(false, Ordering::Release);
         }
         self.in_flight -= out.len();
         Ok(out)
     }
 
+    /// Make `n` copies of env `id` in its exact current state and return their new ids.
+    ///
+    /// A clone is a new sandbox of the same spec on which every call the original's sandbox
+    /// received since it was loaded is replayed; sandboxes are deterministic, so the clone's
+    /// interpreter, `random` state, virtual clock and step count equal the original's. Clones
+    /// then diverge independently. An env that failed, or was never reset, cannot be forked.
+    pub fn fork(&mut self, id: usize, n: usize) -> Result<Vec<usize>, ConfigError> {
+        let ids = self.resolve_ids(Some(vec![id]))?;
+        let (spec, events, phase) = {
+            let entry = self.shared.entry(ids[0]);
+            let slot = entry.slot.lock().unwrap_or_else(PoisonError::into_inner);
+            match &slot.phase {
+                Phase::Failed(e) => {
+                    return Err(ConfigError(format!(
+                        "env {id} cannot be forked: its sandbox failed ({e}); reset it first"
+                    )))
+                }
+                Phase::NeverReset => {
+                    return Err(ConfigError(format!(
+                        "env {id} cannot be forked before its first reset()"
+                    )))
+                }
+                Phase::Running | Phase::Finished => {}
+            }
+            (slot.spec.clone(), slot.events.clone(), slot.phase.clone())
+        };
+        let shared = &self.shared;
+        let clones: Vec<Result<Slot, EnvError>> = self.threads.install(|| {
+            (0..n)
+                .into_par_iter()
+                .map(|_| {
+                    catch_unwind(AssertUnwindSafe(|| {
+                        Slot::replay(
+                            spec.clone(),
+                            &events,
+                            phase.clone(),
+                            &shared.engine,
+                            &shared.limits,
+                        )
+                    }))
+                    .unwrap_or_else(|_| {
+                        Err(EnvError::new(
+                            EnvErrorKind::Trap,
+                            "internal error while forking",
+                        ))
+                    })
+                })
+                .collect()
+        });
+        let mut slots = Vec::with_capacity(n);
+        for clone in clones {
+            // Replays are deterministic, so this only happens if the host itself fails
+            // (for instance, out of memory): report it rather than hand out a different state.
+            slots.push(clone.map_err(|e| {
+                ConfigError(format!("env {id} could not be forked: replay failed ({e})"))
+            })?);
+        }
+        let mut entries = shared
+            .entries
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let first = entries.len();
+        entries.extend(slots.into_iter().map(Entry::new));
+        Ok((first..entries.len()).collect())
+    }
+
     /// Captured (stdout, stderr) of one env since its last reset.
     pub fn output(&self, id: usize) -> Result<(String, String), ConfigError> {
         let ids = self.resolve_ids(Some(vec![id]))?;
-        let slot = self.shared.slots[ids[0]]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let entry = self.shared.entry(ids[0]);
+        let slot = entry.slot.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(slot
             .sandbox
             .as_ref()
             .map(Sandbox::output)
             .unwrap_or_default())
+    }
+}
+
+impl Entry {
+    fn new(slot: Slot) -> Arc<Self> {
+        Arc::new(Self {
+            slot: Mutex::new(slot),
+            busy: AtomicBool::new(false),
+        })
     }
 }
 

@@ -9,6 +9,7 @@ use crate::engine::{Engine, GuestState, MemoryLimiter, EPOCH_TICK};
 use crate::error::{EnvError, EnvErrorKind};
 use crate::guest::EnvHost;
 use crate::limits::Limits;
+use crate::spec::EnvSpec;
 use crate::wasi::{sealed_ctx, CappedPipe, VirtualClock};
 
 /// What the guest reported after a `step`.
@@ -40,14 +41,54 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Instantiate the guest and execute `source`, keeping class `class_name`.
-    pub fn load(
+    /// A sandbox hosting `spec`'s env class: a fresh instance that executes the class source,
+    /// compiled once per process (see [`CodeCache`]), so every env of a spec takes the same path.
+    pub fn for_spec(
+        engine: &Engine,
+        limits: Arc<Limits>,
+        spec: &EnvSpec,
+    ) -> Result<Self, EnvError> {
+        let code = engine
+            .code
+            .get(engine, &limits, &spec.source, spec.class_name())?;
+        let mut sandbox = Self::instantiate(engine, limits, spec.seed)?;
+        arm(
+            &mut sandbox.store,
+            sandbox.limits.fuel_per_load,
+            sandbox.limits.wall_time_ms,
+        )?;
+        let loaded = sandbox.guest.call_load(
+            &mut sandbox.store,
+            &code,
+            spec.class_name(),
+            sandbox.limits.max_obs_bytes,
+        );
+        sandbox.finish(loaded, EnvErrorKind::Load, "loading the env")?;
+        Ok(sandbox)
+    }
+
+    /// Compile `source` in a throwaway instance and return the marshalled module code.
+    pub(crate) fn compile(
         engine: &Engine,
         limits: Arc<Limits>,
         source: &str,
         class_name: &str,
-        seed: u64,
-    ) -> Result<Self, EnvError> {
+    ) -> Result<Vec<u8>, EnvError> {
+        let mut sandbox = Self::instantiate(engine, limits, 0)?;
+        arm(
+            &mut sandbox.store,
+            sandbox.limits.fuel_per_load,
+            sandbox.limits.wall_time_ms,
+        )?;
+        let filename = format!("{class_name}.py");
+        let out = sandbox
+            .guest
+            .call_compile(&mut sandbox.store, source, &filename);
+        sandbox.finish(out, EnvErrorKind::Load, "compiling the env source")
+    }
+
+    /// A fresh instance of the guest in its own store, with nothing loaded.
+    fn instantiate(engine: &Engine, limits: Arc<Limits>, seed: u64) -> Result<Self, EnvError> {
         let stdout = CappedPipe::new(limits.max_output_bytes);
         let stderr = CappedPipe::new(limits.max_output_bytes);
         let clock = VirtualClock::default();
@@ -68,21 +109,13 @@ impl Sandbox {
             .pre
             .instantiate(&mut store)
             .map_err(|e| classify(&store, &limits, e, "instantiating the guest"))?;
-        let mut sandbox = Self {
+        Ok(Self {
             store,
             guest,
             stdout,
             stderr,
             limits,
-        };
-        let loaded = sandbox.guest.call_load(
-            &mut sandbox.store,
-            source,
-            class_name,
-            sandbox.limits.max_obs_bytes,
-        );
-        sandbox.finish(loaded, EnvErrorKind::Load, "loading the env")?;
-        Ok(sandbox)
+        })
     }
 
     /// Build a fresh env object with `from_env_str(env_str)` after seeding `random`.

@@ -572,6 +572,22 @@ impl EnvPool {
         BatchResult::new(py, out)
     }
 
+    /// Make ``n`` copies of env ``env_id`` in its exact current state (interpreter, ``random``
+    /// state, step count) and return their new env ids. Clones then diverge independently.
+    /// Raises ``ConfigError`` for an env that failed or was never reset.
+    fn fork<'py>(
+        &self,
+        py: Python<'py>,
+        env_id: usize,
+        n: usize,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let ids = self.with(py, |p| p.fork(env_id, n))?;
+        Ok(PyArray1::from_vec(
+            py,
+            ids.into_iter().map(|i| i as i64).collect(),
+        ))
+    }
+
     /// Captured ``(stdout, stderr)`` of one env since its last reset.
     fn output(&self, py: Python<'_>, env_id: usize) -> PyResult<(String, String)> {
         self.with(py, |p| p.output(env_id))

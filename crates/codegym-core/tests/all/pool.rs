@@ -57,3 +57,50 @@ fn seeded_random_is_deterministic() {
     assert_ne!(first.0, first.1);
     assert_eq!(first, run());
 }
+
+#[test]
+fn fork_replays_the_exact_state_then_clones_diverge() {
+    let mut p = pool(
+        vec![spec(MAX_ENV, "MaxEnv@{'nums': [5, 1]}")],
+        Limits::default(),
+    );
+    p.reset(None).unwrap();
+    p.step(&[act("Noise", "{}")], None).unwrap();
+    let ids = p.fork(0, 2).unwrap();
+    assert_eq!(ids, vec![1, 2]);
+    assert_eq!(p.len(), 3);
+    // Same `random` stream and step count in the original and both clones.
+    let noise = p.step(&vec![act("Noise", "{}"); 3], None).unwrap();
+    assert_eq!(noise[0].obs, noise[1].obs);
+    assert_eq!(noise[0].obs, noise[2].obs);
+    assert!(noise.iter().all(|o| o.step_count == 2));
+    // One clone finishes; the others are untouched.
+    let done = p
+        .step(&[act("Done", r#"{"answer": 5}"#)], Some(vec![1]))
+        .unwrap();
+    assert!(done[0].done);
+    let rest = p
+        .step(&vec![act("Observe", "{}"); 2], Some(vec![0, 2]))
+        .unwrap();
+    assert!(rest.iter().all(|o| !o.done && o.obs == "[5, 1]"));
+}
+
+#[test]
+fn fork_refuses_failed_and_unreset_envs() {
+    let limits = Limits {
+        fuel_per_step: 50_000_000,
+        ..Limits::default()
+    };
+    let looping = "class L:\n    step_count = 0\n    @staticmethod\n    def from_env_str(s):\n        return L()\n    def step(self, a):\n        while True:\n            pass\n";
+    let mut p = pool(vec![spec(looping, "L@{}")], limits);
+    assert!(p.fork(0, 1).is_err());
+    p.reset(None).unwrap();
+    let out = p.step(&[act("Go", "{}")], None).unwrap();
+    assert_eq!(
+        out[0].error.as_ref().map(|e| e.kind),
+        Some(EnvErrorKind::Fuel)
+    );
+    let err = p.fork(0, 3).unwrap_err();
+    assert!(err.0.contains("sandbox failed"), "{err}");
+    assert_eq!(p.len(), 1);
+}

@@ -1,0 +1,63 @@
+//! Compiled env sources, shared by every sandbox of the process.
+//!
+//! Compiling a class source inside the guest costs milliseconds and dirties megabytes of the
+//! instance's memory (parser and compiler arenas). Each distinct source is therefore compiled
+//! once, in a throwaway instance, and every env sandbox executes the marshalled code instead.
+//! Env sandboxes never compile, so every env of a spec starts from the same state whether or
+//! not its code was already cached: fuel use and heap layout (hence `id()`-ordered iteration)
+//! do not depend on which env happened to load first.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use crate::engine::Engine;
+use crate::error::EnvError;
+use crate::limits::Limits;
+use crate::sandbox::Sandbox;
+
+/// Distinct (source, class, limits) entries kept before the cache is emptied and refilled.
+const MAX_ENTRIES: usize = 4096;
+
+type Compiled = Result<Arc<[u8]>, EnvError>;
+
+/// Limits are part of the key: whether a compile runs out of fuel or memory depends on them.
+#[derive(Hash, PartialEq, Eq)]
+struct Key {
+    source: Arc<str>,
+    class_name: String,
+    limits: Limits,
+}
+
+#[derive(Default)]
+pub struct CodeCache {
+    entries: Mutex<HashMap<Key, Arc<OnceLock<Compiled>>>>,
+}
+
+impl CodeCache {
+    /// The marshalled module code of `source`, compiling it on first use. Concurrent first
+    /// uses of one source wait for a single compile.
+    pub fn get(
+        &self,
+        engine: &Engine,
+        limits: &Arc<Limits>,
+        source: &Arc<str>,
+        class_name: &str,
+    ) -> Compiled {
+        let cell = {
+            let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+            let key = Key {
+                source: source.clone(),
+                class_name: class_name.to_owned(),
+                limits: (**limits).clone(),
+            };
+            entries.entry(key).or_default().clone()
+        };
+        cell.get_or_init(|| {
+            Sandbox::compile(engine, limits.clone(), source, class_name).map(Arc::from)
+        })
+        .clone()
+    }
+}

@@ -1,0 +1,58 @@
+"""Many live envs in one process, each in its own sandbox (marked slow).
+
+Each check runs in a child process so that its memory is measured alone and returned after.
+The 4096-env check first measures the footprint per env on a small pool and is skipped, with
+the figures in the reason, when 4096 envs would not fit in the memory available.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+_SCRIPT = """
+import json, codegym
+def rss():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS")) / 1024
+task = next(t for t in codegym.builtin.tasks() if t.env_name == "LongestIncreasingSubsequenceEnv")
+n = {n}
+before = rss()
+with codegym.EnvPool([codegym.EnvSpec(task.source, task.env_str, seed=i) for i in range(n)]) as pool:
+    reset = pool.reset()
+    out = pool.step([json.dumps({{"name": "Observe", "parameters": {{}}}})] * n)
+    print(json.dumps({{
+        "errors": sum(e is not None for e in reset.error + out.error),
+        "distinct_obs": len(set(out.obs)),
+        "mb_per_env": (rss() - before) / n,
+    }}))
+"""
+
+
+def _run(n: int) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, "-c", _SCRIPT.format(n=n)], capture_output=True, text=True, check=True, timeout=900
+    )
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _available_mb() -> float:
+    with open("/proc/meminfo") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("MemAvailable")) / 1024
+
+
+@pytest.mark.slow
+def test_4096_live_envs_in_one_process() -> None:
+    small = _run(64)
+    assert small["errors"] == 0 and small["distinct_obs"] == 1
+    need = 4096 * small["mb_per_env"]
+    if need > 0.8 * _available_mb():
+        pytest.skip(
+            f"4096 envs at {small['mb_per_env']:.1f} MB/env need ≈ {need / 1024:.0f} GiB; "
+            f"{_available_mb() / 1024:.0f} GiB available"
+        )
+    big = _run(4096)
+    assert big["errors"] == 0 and big["distinct_obs"] == 1
