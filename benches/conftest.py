@@ -1,43 +1,183 @@
-"""Benchmarks: every codegym figure is measured beside its baseline in the same run and
-reported as a ratio. Run with ``pytest benches --benchmark-enable`` (see README)."""
+"""Benchmarks: every codegym figure is measured beside its baselines in the same run, and the
+session ends with an envpool-style table (rows: approach, columns: figure) plus the ratios the
+targets are stated in. Run with ``codegym bench`` or ``pytest benches --benchmark-enable``.
+
+With timing disabled (``--benchmark-disable``, the CI smoke run) each benchmark body runs once
+at its smallest size, nothing is recorded and no table is printed.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import platform
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-# group -> approach -> operations per second, filled in by the benchmark tests.
-RESULTS: dict[str, dict[str, float]] = {}
-REPORT = Path(".benchmarks") / "codegym-ratios.json"
+CODEGYM = "codegym (sandboxed)"
+IN_PROCESS = "(a) in-process loop"
+PROCESS_PER_ENV = "(b) process per env"
+HTTP_SERVER = "(c) HTTP env server"
+PROCESS_PER_TASK = "(d) process per task"
+APPROACHES = [CODEGYM, IN_PROCESS, PROCESS_PER_ENV, HTTP_SERVER, PROCESS_PER_TASK]
+
+REPORT = Path(".benchmarks") / "codegym-report.json"
 
 
-def record(benchmark: Any, group: str, approach: str, ops_per_call: float) -> None:
-    """Record ops/s of one approach from a finished benchmark (``ops_per_call`` per timed call).
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    unit: str
+    higher_is_better: bool = True
 
-    With timing disabled (``--benchmark-disable``, the smoke run) there are no stats: nothing
-    is recorded and no table is printed.
-    """
+
+FIGURES = {
+    f.name: f
+    for f in [
+        *(Figure(f"step @{n}", "env-steps/s") for n in (1, 64, 256, 1024)),
+        *(Figure(f"send/recv @{n}", "env-steps/s") for n in (1, 64, 256, 1024)),
+        Figure("creations", "envs/s"),
+        Figure("verify", "tasks/s"),
+        Figure("RSS @1024", "MB/env", higher_is_better=False),
+        Figure("RSS @4096", "MB/env", higher_is_better=False),
+        Figure("start→step", "s", higher_is_better=False),
+        Figure("fork", "ms/clone", higher_is_better=False),
+    ]
+}
+
+# (figure, baseline or None for an absolute bound, bound): codegym must reach `bound`, as a
+# ratio to the baseline (higher-is-better figures) or as an absolute value.
+TARGETS = [
+    ("step @256", IN_PROCESS, 1.0),
+    ("step @256", PROCESS_PER_ENV, 5.0),
+    ("step @256", HTTP_SERVER, 25.0),
+    ("verify", PROCESS_PER_TASK, 10.0),
+    ("creations", None, 2000.0),
+    ("fork", None, 1.0),
+    ("RSS @4096", None, 4.0),
+    ("start→step", None, 1.0),
+]
+
+# figure -> approach -> value (None: measured as impossible here, with a note).
+RESULTS: dict[str, dict[str, float | None]] = {}
+NOTES: list[str] = []
+
+
+def timing_enabled(benchmark: Any) -> bool:
+    return not getattr(benchmark, "disabled", True)
+
+
+def record(benchmark: Any, figure: str, approach: str, work_per_call: float) -> None:
+    """Record work/s of one approach from a finished pytest-benchmark run (mean time per call)."""
     stats = getattr(benchmark, "stats", None)
     if stats is None:
         return
-    RESULTS.setdefault(group, {})[approach] = ops_per_call / stats.stats.mean
+    put(figure, approach, work_per_call / stats.stats.mean)
+
+
+def put(figure: str, approach: str, value: float | None, note: str | None = None) -> None:
+    assert figure in FIGURES, figure
+    RESULTS.setdefault(figure, {})[approach] = value
+    if note:
+        NOTES.append(f"{figure}, {approach}: {note}")
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def _check(figure: str, baseline: str | None, bound: float) -> tuple[str, str]:
+    row = RESULTS.get(figure, {})
+    ours = row.get(CODEGYM)
+    spec = FIGURES[figure]
+    if ours is None:
+        return "not measured", "?"
+    if baseline is None:
+        ok = ours >= bound if spec.higher_is_better else ours <= bound
+        sign = "≥" if spec.higher_is_better else "≤"
+        return f"{_fmt(ours)} {spec.unit} (target {sign} {bound:g})", "PASS" if ok else "MISS"
+    base = row.get(baseline)
+    if not base:
+        return f"no {baseline} figure", "?"
+    ratio = ours / base if spec.higher_is_better else base / ours
+    return f"{ratio:.2f}× {baseline} (target ≥ {bound:g}×)", "PASS" if ratio >= bound else "MISS"
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not RESULTS:
         return
     write = terminalreporter.write_line
+    figures = [f for f in FIGURES if f in RESULTS]
+    width = max(len(a) for a in APPROACHES)
+    cols = [max(len(f), 10) for f in figures]
     write("")
-    write("codegym vs baselines (same run, same envs and actions)")
-    for group, rows in RESULTS.items():
-        base = rows.get("codegym")
-        write(f"  {group}")
-        for approach, value in sorted(rows.items(), key=lambda kv: -kv[1]):
-            ratio = f"{base / value:6.2f}x" if base and approach != "codegym" else "      -"
-            write(f"    {approach:<28} {value:>14,.0f} /s   codegym is {ratio}")
+    write(f"codegym benchmark ({platform.machine()}, {_cpus()} cores): same run, same envs and actions")
+    write(" " * width + "  " + "  ".join(f.rjust(c) for f, c in zip(figures, cols, strict=True)))
+    write(
+        " " * width + "  " + "  ".join(FIGURES[f].unit.rjust(c) for f, c in zip(figures, cols, strict=True))
+    )
+    for approach in APPROACHES:
+        cells = []
+        for f, c in zip(figures, cols, strict=True):
+            row = RESULTS[f]
+            cells.append((_fmt(row[approach]) if approach in row else "-").rjust(c))
+        if any(cell.strip() != "-" for cell in cells):
+            write(approach.ljust(width) + "  " + "  ".join(cells))
+    write("")
+    write("targets")
+    checks = []
+    for figure, baseline, bound in TARGETS:
+        text, verdict = _check(figure, baseline, bound)
+        checks.append(
+            {"figure": figure, "against": baseline, "bound": bound, "result": text, "verdict": verdict}
+        )
+        write(f"  {verdict:<5} {figure:<12} {text}")
+    for note in NOTES:
+        write(f"  note: {note}")
     REPORT.parent.mkdir(exist_ok=True)
-    REPORT.write_text(json.dumps(RESULTS, indent=2))
-    write(f"  report: {REPORT}")
+    report = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "cpus": _cpus(),
+        "units": {f: FIGURES[f].unit for f in figures},
+        "results": {
+            f: {a: v for a, v in RESULTS[f].items() if v is None or math.isfinite(v)} for f in figures
+        },
+        "targets": checks,
+        "notes": NOTES,
+    }
+    REPORT.write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    write(f"report: {REPORT}")
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))
+
+
+@pytest.fixture(scope="session")
+def enabled(request: pytest.FixtureRequest) -> bool:
+    """True when timing is on (``--benchmark-enable``); the smoke run keeps sizes small."""
+    config = request.config
+    return not config.getoption("benchmark_disable") or bool(config.getoption("benchmark_enable"))
+
+
+@pytest.fixture(scope="session")
+def lis() -> Any:
+    """The env every throughput figure steps: the LIS env, ``Observe`` actions."""
+    import codegym
+
+    return next(t for t in codegym.builtin.tasks() if t.env_name == "LongestIncreasingSubsequenceEnv")
+
+
+OBSERVE = json.dumps({"name": "Observe", "parameters": {}})

@@ -7,6 +7,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import __version__, builtin
 from ._core import EnvPool, EnvSpec, Limits
@@ -49,6 +50,36 @@ def _oracle(args: argparse.Namespace) -> int:
     return 0 if solved == len(specs) else 1
 
 
+def _find_benches(path: str | None) -> Path | None:
+    """The benchmark suite: ``--path``, else ``./benches``, else the source tree of this package."""
+    source_tree = Path(__file__).resolve().parents[2]
+    candidates = [Path(path)] if path else [Path.cwd() / "benches", source_tree / "benches"]
+    return next((c for c in candidates if (c / "conftest.py").is_file()), None)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    """Run the benchmark suite (codegym beside its baselines) and print the comparison table."""
+    try:
+        import pytest
+        import pytest_benchmark  # noqa: F401
+    except ImportError:
+        print("codegym bench needs pytest and pytest-benchmark: pip install 'codegym[test]'", file=sys.stderr)
+        return 2
+    benches = _find_benches(args.path)
+    if benches is None:
+        print(
+            "codegym bench: no benchmark suite found; run it from a codegym source checkout "
+            "(it holds benches/) or pass --path",
+            file=sys.stderr,
+        )
+        return 2
+    argv = [str(benches), "--benchmark-enable", "-q", "-p", "no:cacheprovider"]
+    argv += ["--rootdir", str(benches.parent)]
+    if args.k:
+        argv += ["-k", args.k]
+    return int(pytest.main(argv))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="codegym", description=__doc__)
     parser.add_argument("--version", action="version", version=f"codegym {__version__}")
@@ -59,6 +90,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     oracle.add_argument("--threads", type=int, default=None, help="worker threads (default: all cores)")
     oracle.add_argument("--repeat", type=int, default=1, help="run every task this many times")
     oracle.set_defaults(run=_oracle)
+    bench = commands.add_parser(
+        "bench", help="measure codegym beside its baselines (in-process, process per env, HTTP, ...)"
+    )
+    bench.add_argument("--path", default=None, help="the benches/ directory (default: ./benches)")
+    bench.add_argument("-k", default=None, help="only benchmarks matching this pytest -k expression")
+    bench.set_defaults(run=_bench)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

@@ -1,0 +1,205 @@
+"""The approaches codegym is measured against, written fairly: no sleeps, batching where the
+approach allows it, keep-alive connections, every core used where the approach can use it.
+
+(a) ``InProcessEnvs``: a plain CPython loop over env objects in this process, no isolation.
+(b) ``ProcessPerEnv``: one worker process per env, pipes, send-all then receive-all (the
+    gymnasium ``AsyncVectorEnv`` pattern).
+(c) ``HttpEnvServer``: an env server process over HTTP/1.1, one request per step, keep-alive
+    connections from concurrent client threads.
+(d) ``verify_process_per_task``: the usual plain-Python verification pipeline, one forked
+    process per task with a wall-clock timeout.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import multiprocessing as mp
+import random
+import socket
+import time
+import types
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+# fork: workers inherit the loaded env class, as a pre-forking server or AsyncVectorEnv would.
+_CTX = mp.get_context("fork")
+
+
+def load_class(source: str, class_name: str) -> type:
+    """Execute an env source in a fresh module and return its class."""
+    module = types.ModuleType("baseline_env")
+    exec(compile(source, f"{class_name}.py", "exec"), module.__dict__)
+    cls = module.__dict__[class_name]
+    assert isinstance(cls, type)
+    return cls
+
+
+def make_env(cls: type, env_str: str, seed: int) -> Any:
+    random.seed(seed)
+    return cls.from_env_str(env_str)  # type: ignore[attr-defined]
+
+
+class InProcessEnvs:
+    """(a) Env objects in this interpreter, stepped one after the other."""
+
+    def __init__(self, source: str, class_name: str, env_strs: Sequence[str]) -> None:
+        self.cls = load_class(source, class_name)
+        self.envs = [make_env(self.cls, s, i) for i, s in enumerate(env_strs)]
+
+    def step(self, actions: Sequence[str]) -> list[str]:
+        return [env.step(a)[1] for env, a in zip(self.envs, actions, strict=True)]
+
+
+def _env_worker(conn: Connection, source: str, class_name: str, env_str: str, seed: int) -> None:
+    env = make_env(load_class(source, class_name), env_str, seed)
+    while True:
+        action = conn.recv()
+        if action is None:
+            break
+        _, obs = env.step(action)
+        conn.send((obs, float(env.reward), bool(env.finished)))
+
+
+class ProcessPerEnv:
+    """(b) One forked worker per env; a batch sends every action, then receives every result."""
+
+    def __init__(self, source: str, class_name: str, env_strs: Sequence[str]) -> None:
+        self.conns: list[Connection] = []
+        self.procs = []
+        for i, env_str in enumerate(env_strs):
+            parent, child = _CTX.Pipe()
+            proc = _CTX.Process(target=_env_worker, args=(child, source, class_name, env_str, i), daemon=True)
+            proc.start()
+            child.close()
+            self.conns.append(parent)
+            self.procs.append(proc)
+
+    def step(self, actions: Sequence[str]) -> list[str]:
+        for conn, action in zip(self.conns, actions, strict=True):
+            conn.send(action)
+        return [conn.recv()[0] for conn in self.conns]
+
+    def close(self) -> None:
+        for conn in self.conns:
+            conn.send(None)
+        for proc in self.procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+
+
+def _serve(port_out: Connection, source: str, class_name: str, env_strs: list[str]) -> None:
+    cls = load_class(source, class_name)
+    envs = [make_env(cls, s, i) for i, s in enumerate(env_strs)]
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive
+        disable_nagle_algorithm = True  # no 40 ms delayed-ACK stalls on small replies
+
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            env = envs[int(self.path.rsplit("/", 1)[1])]
+            action = self.rfile.read(int(self.headers["Content-Length"])).decode()
+            _, obs = env.step(action)
+            body = json.dumps({"obs": obs, "reward": env.reward, "done": env.finished}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    port_out.send(server.server_address[1])
+    server.serve_forever()
+
+
+class HttpEnvServer:
+    """(c) An env server process; clients step over keep-alive HTTP, one request per step.
+
+    Up to ``clients`` concurrent client threads each own one connection and a share of the envs.
+    """
+
+    def __init__(self, source: str, class_name: str, env_strs: Sequence[str], clients: int = 16) -> None:
+        parent, child = _CTX.Pipe()
+        self.proc = _CTX.Process(target=_serve, args=(child, source, class_name, list(env_strs)), daemon=True)
+        self.proc.start()
+        port = parent.recv()
+        self.n = len(env_strs)
+        self.clients = max(1, min(clients, self.n))
+        self.conns = []
+        for _ in range(self.clients):
+            conn = http.client.HTTPConnection("127.0.0.1", port)
+            conn.connect()
+            assert conn.sock is not None
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.conns.append(conn)
+        self.pool = ThreadPoolExecutor(self.clients)
+
+    def _run(self, client: int, actions: Sequence[str]) -> list[tuple[int, str]]:
+        conn = self.conns[client]
+        out = []
+        for env_id in range(client, self.n, self.clients):
+            conn.request("POST", f"/step/{env_id}", body=actions[env_id].encode())
+            reply = json.loads(conn.getresponse().read())
+            out.append((env_id, reply["obs"]))
+        return out
+
+    def step(self, actions: Sequence[str]) -> list[str]:
+        obs = [""] * self.n
+        for part in self.pool.map(lambda c: self._run(c, actions), range(self.clients)):
+            for env_id, text in part:
+                obs[env_id] = text
+        return obs
+
+    def close(self) -> None:
+        self.pool.shutdown()
+        for conn in self.conns:
+            conn.close()
+        self.proc.kill()
+        self.proc.join()
+
+
+def _solve_task(conn: Connection, source: str, class_name: str, env_str: str, seed: int) -> None:
+    env = make_env(load_class(source, class_name), env_str, seed)
+    env.solve()
+    conn.send(float(env.reward))
+
+
+def verify_process_per_task(
+    tasks: Sequence[tuple[str, str, str]], timeout_s: float = 10.0, parallel: int = 2
+) -> list[float]:
+    """(d) Solve each (source, class_name, env_str) in its own forked process, ``parallel`` at
+    a time, killing any that outlive ``timeout_s``. Returns each task's reward (0 on failure)."""
+    rewards = [0.0] * len(tasks)
+    pending = list(enumerate(tasks))
+    running: dict[Connection, tuple[int, Any, float]] = {}
+    while pending or running:
+        while pending and len(running) < parallel:
+            i, (source, class_name, env_str) = pending.pop(0)
+            parent, child = _CTX.Pipe(duplex=False)
+            proc = _CTX.Process(target=_solve_task, args=(child, source, class_name, env_str, i))
+            proc.start()
+            child.close()
+            running[parent] = (i, proc, time.monotonic() + timeout_s)
+        for conn in wait(list(running), timeout=min(d for _, _, d in running.values()) - time.monotonic()):
+            assert isinstance(conn, Connection)
+            i, proc, _ = running.pop(conn)
+            try:
+                rewards[i] = conn.recv()
+            except EOFError:  # the task crashed
+                rewards[i] = 0.0
+            proc.join()
+        now = time.monotonic()
+        for conn, (_, proc, deadline) in list(running.items()):
+            if now >= deadline:  # over time: reward stays 0
+                proc.kill()
+                proc.join()
+                del running[conn]
+    return rewards

@@ -1,0 +1,98 @@
+"""Env creations/s of an already-loaded class (create + load + reset), and verification
+tasks/s (create + load + ``solve()`` to the end) against one fresh process per task."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import codegym
+import pytest
+
+from .baselines import InProcessEnvs, ProcessPerEnv, load_class, verify_process_per_task
+from .conftest import CODEGYM, IN_PROCESS, PROCESS_PER_ENV, PROCESS_PER_TASK, record
+
+
+def _n(enabled: bool, n: int) -> int:
+    return n if enabled else 4
+
+
+def test_creations_codegym(benchmark: Any, enabled: bool, lis: Any) -> None:
+    n = _n(enabled, 256)
+    specs = [codegym.EnvSpec(lis.source, lis.env_str, seed=i) for i in range(n)]
+    with codegym.EnvPool(specs[:1]) as pool:  # the class is loaded: its code is compiled
+        pool.reset().raise_for_error()
+
+    def run() -> None:
+        with codegym.EnvPool(specs) as pool:
+            pool.reset().raise_for_error()
+
+    benchmark.pedantic(run, rounds=3, warmup_rounds=1)
+    record(benchmark, "creations", CODEGYM, n)
+
+
+def test_creations_in_process(benchmark: Any, enabled: bool, lis: Any) -> None:
+    n = _n(enabled, 256)
+    cls = load_class(lis.source, lis.env_name)
+
+    def run() -> None:
+        for i in range(n):
+            random.seed(i)
+            cls.from_env_str(lis.env_str)  # type: ignore[attr-defined]
+
+    benchmark.pedantic(run, rounds=3, warmup_rounds=1)
+    record(benchmark, "creations", IN_PROCESS, n)
+
+
+def test_creations_process_per_env(benchmark: Any, enabled: bool, lis: Any) -> None:
+    n = _n(enabled, 64)
+
+    def run() -> None:
+        envs = ProcessPerEnv(lis.source, lis.env_name, [lis.env_str] * n)
+        envs.step(["{}"] * n)  # every worker has created its env
+        envs.close()
+
+    benchmark.pedantic(run, rounds=3, warmup_rounds=1)
+    record(benchmark, "creations", PROCESS_PER_ENV, n)
+
+
+@pytest.fixture(scope="module")
+def tasks(enabled: bool) -> list[codegym.builtin.Task]:
+    tasks = codegym.builtin.tasks()
+    return tasks if enabled else tasks[:4]
+
+
+def test_verify_codegym(benchmark: Any, tasks: list[codegym.builtin.Task]) -> None:
+    specs = [codegym.EnvSpec(t.source, t.env_str, seed=i) for i, t in enumerate(tasks)]
+
+    def run() -> None:
+        with codegym.EnvPool(specs) as pool:
+            out = pool.solve()
+        assert (out.reward == 1.0).all(), out.error
+
+    benchmark.pedantic(run, rounds=3, warmup_rounds=1)
+    record(benchmark, "verify", CODEGYM, len(tasks))
+
+
+def test_verify_process_per_task(benchmark: Any, tasks: list[codegym.builtin.Task]) -> None:
+    jobs = [(t.source, t.env_name, t.env_str) for t in tasks]
+
+    def run() -> None:
+        assert verify_process_per_task(jobs, timeout_s=30.0, parallel=2) == [1.0] * len(jobs)
+
+    benchmark.pedantic(run, rounds=3, warmup_rounds=1)
+    record(benchmark, "verify", PROCESS_PER_TASK, len(tasks))
+
+
+def test_verify_in_process(benchmark: Any, tasks: list[codegym.builtin.Task]) -> None:
+    """No isolation at all: what verification costs when an env can crash the verifier."""
+
+    def run() -> None:
+        for i, t in enumerate(tasks):
+            env = InProcessEnvs(t.source, t.env_name, [t.env_str]).envs[0]
+            random.seed(i)
+            env.solve()
+            assert env.reward == 1.0
+
+    benchmark.pedantic(run, rounds=3, warmup_rounds=1)
+    record(benchmark, "verify", IN_PROCESS, len(tasks))

@@ -1,0 +1,114 @@
+"""env-steps/s of batched ``step`` and of async ``send``/``recv``, at 1, 64, 256 and 1024 envs,
+for codegym and baselines (a), (b) and (c) on the same env class and actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import codegym
+import pytest
+
+from .baselines import HttpEnvServer, InProcessEnvs, ProcessPerEnv
+from .conftest import CODEGYM, HTTP_SERVER, IN_PROCESS, OBSERVE, PROCESS_PER_ENV, record
+
+SIZES = (1, 64, 256, 1024)
+
+
+def _batches(n: int) -> int:
+    """Batches per timed call: about 1000 env-steps, at least one batch."""
+    return max(1, 1024 // n)
+
+
+def _size(n: int, enabled: bool) -> None:
+    if not enabled and n > 64:
+        pytest.skip("smoke run: small sizes only")
+
+
+def _measure(benchmark: Any, figure: str, approach: str, n: int, step: Any) -> None:
+    batches = _batches(n)
+    actions = [OBSERVE] * n
+
+    def run() -> None:
+        for _ in range(batches):
+            step(actions)
+
+    benchmark.pedantic(run, rounds=3, warmup_rounds=1)
+    record(benchmark, figure, approach, n * batches)
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_step_codegym(benchmark: Any, enabled: bool, lis: Any, n: int) -> None:
+    _size(n, enabled)
+    specs = [codegym.EnvSpec(lis.source, lis.env_str, seed=i) for i in range(n)]
+    with codegym.EnvPool(specs) as pool:
+        pool.reset().raise_for_error()
+        _measure(benchmark, f"step @{n}", CODEGYM, n, pool.step)
+        out = pool.step([OBSERVE] * n)
+        assert out.error == [None] * n and not out.done.any()
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_send_recv_codegym(benchmark: Any, enabled: bool, lis: Any, n: int) -> None:
+    """envpool's async loop: keep every env in flight, take the first half that finishes."""
+    _size(n, enabled)
+    specs = [codegym.EnvSpec(lis.source, lis.env_str, seed=i) for i in range(n)]
+    batch = max(1, n // 2)
+    rounds = 2 * _batches(n)
+    with codegym.EnvPool(specs) as pool:
+        pool.reset().raise_for_error()
+        pool.send([OBSERVE] * n, range(n))
+
+        def run() -> None:
+            for _ in range(rounds):
+                out = pool.recv(min_batch=batch)
+                pool.send([OBSERVE] * len(out), out.env_ids)
+
+        benchmark.pedantic(run, rounds=3, warmup_rounds=1)
+        record(benchmark, f"send/recv @{n}", CODEGYM, batch * rounds)
+        out = pool.recv()
+        assert out.error == [None] * n
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_step_in_process_loop(benchmark: Any, enabled: bool, lis: Any, n: int) -> None:
+    _size(n, enabled)
+    envs = InProcessEnvs(lis.source, lis.env_name, [lis.env_str] * n)
+    _measure(benchmark, f"step @{n}", IN_PROCESS, n, envs.step)
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_step_process_per_env(benchmark: Any, enabled: bool, lis: Any, n: int) -> None:
+    _size(n, enabled)
+    envs = ProcessPerEnv(lis.source, lis.env_name, [lis.env_str] * n)
+    try:
+        _measure(benchmark, f"step @{n}", PROCESS_PER_ENV, n, envs.step)
+    finally:
+        envs.close()
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_step_http_server(benchmark: Any, enabled: bool, lis: Any, n: int) -> None:
+    _size(n, enabled)
+    server = HttpEnvServer(lis.source, lis.env_name, [lis.env_str] * n, clients=32)
+    try:
+        _measure(benchmark, f"step @{n}", HTTP_SERVER, n, server.step)
+    finally:
+        server.close()
+
+
+def test_baselines_and_codegym_see_the_same_observations(lis: Any) -> None:
+    """The comparison is fair only if every approach does the same work."""
+    n = 3
+    native = InProcessEnvs(lis.source, lis.env_name, [lis.env_str] * n).step([OBSERVE] * n)
+    procs = ProcessPerEnv(lis.source, lis.env_name, [lis.env_str] * n)
+    server = HttpEnvServer(lis.source, lis.env_name, [lis.env_str] * n)
+    try:
+        assert procs.step([OBSERVE] * n) == native
+        assert server.step([OBSERVE] * n) == native
+    finally:
+        procs.close()
+        server.close()
+    specs = [codegym.EnvSpec(lis.source, lis.env_str, seed=i) for i in range(n)]
+    with codegym.EnvPool(specs) as pool:
+        pool.reset()
+        assert pool.step([OBSERVE] * n).obs == native
