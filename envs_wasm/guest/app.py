@@ -7,6 +7,7 @@ env becomes an error result instead of ending the guest.
 """
 
 import gc
+import io
 import marshal
 import random
 import re
@@ -48,12 +49,38 @@ def _clip(text, limit: int) -> str:
     return data[:keep].decode("utf-8", "ignore") + marker
 
 
+class _TrackedText(io.TextIOWrapper):
+    """stdout/stderr that remember whether anything was written since the last flush, so that
+    the flush at the end of every call (which makes output visible to the host) costs nothing
+    when the env printed nothing, the common case."""
+
+    dirty = False
+
+    def write(self, text):
+        self.dirty = True
+        return super().write(text)
+
+    def flush(self):
+        self.dirty = False
+        return super().flush()
+
+
+def _tracked(stream):
+    # detach() first: the old wrapper would otherwise close the shared buffer when collected.
+    return _TrackedText(stream.detach(), encoding="utf-8", errors="backslashreplace", line_buffering=False)
+
+
+sys.stdout = sys.__stdout__ = _tracked(sys.stdout)
+sys.stderr = sys.__stderr__ = _tracked(sys.stderr)
+
+
 def _flush_stdio() -> None:
     for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except BaseException:  # a closed or replaced stream must not fail the call
-            pass
+        if getattr(stream, "dirty", True):  # a stream an env put there: always flush
+            try:
+                stream.flush()
+            except BaseException:  # a closed or replaced stream must not fail the call
+                pass
 
 
 class _State:
@@ -65,12 +92,12 @@ class _State:
         self.max_obs_bytes = 1 << 20
         self.steps = 0  # fallback when an env has no `step_count`
 
-    def snapshot(self, obs: str, result_type):
+    def outcome(self, obs: str) -> tuple:
         env = self.env
         reward = getattr(env, "reward", 0.0)
         done = getattr(env, "finished", False)
         count = getattr(env, "step_count", self.steps)
-        return result_type(
+        return (
             _clip(obs, self.max_obs_bytes),
             float(reward or 0.0),
             bool(done),
@@ -126,20 +153,20 @@ class WitWorld(wit_world.WitWorld):
         finally:
             _flush_stdio()
 
-    def step(self, action: str) -> wit_world.StepResult:
+    def step(self, action: str) -> tuple:
         try:
             if _state.env is None:
                 raise RuntimeError("step() before reset()")
             _state.steps += 1
             out = _state.env.step(action)
             obs = out[1] if isinstance(out, tuple) and len(out) == 2 else out
-            return _state.snapshot(obs, wit_world.StepResult)
+            return _state.outcome(obs)
         except BaseException:
             raise _format_error("the env's step() raised") from None
         finally:
             _flush_stdio()
 
-    def solve(self) -> wit_world.SolveResult:
+    def solve(self) -> tuple:
         try:
             if _state.env is None:
                 raise RuntimeError("solve() before reset()")
@@ -147,7 +174,7 @@ class WitWorld(wit_world.WitWorld):
             if not callable(solve):
                 raise LookupError("the env has no solve() oracle")
             answer = solve()
-            return _state.snapshot(answer, wit_world.SolveResult)
+            return _state.outcome(answer)
         except BaseException:
             raise _format_error("the env's solve() raised") from None
         finally:

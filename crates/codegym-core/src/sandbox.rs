@@ -139,12 +139,13 @@ impl Sandbox {
             self.limits.wall_time_ms,
         )?;
         let out = self.guest.call_step(&mut self.store, action);
-        let r = self.finish(out, EnvErrorKind::Raised, "stepping the env")?;
+        let (obs, reward, done, step_count) =
+            self.finish(out, EnvErrorKind::Raised, "stepping the env")?;
         Ok(GuestStep {
-            obs: r.obs,
-            reward: r.reward,
-            done: r.done,
-            step_count: r.step_count,
+            obs,
+            reward,
+            done,
+            step_count,
         })
     }
 
@@ -156,12 +157,13 @@ impl Sandbox {
             self.limits.wall_time_ms,
         )?;
         let out = self.guest.call_solve(&mut self.store);
-        let r = self.finish(out, EnvErrorKind::Raised, "running solve()")?;
+        let (answer, reward, done, step_count) =
+            self.finish(out, EnvErrorKind::Raised, "running solve()")?;
         Ok(GuestSolve {
-            answer: r.answer,
-            reward: r.reward,
-            done: r.done,
-            step_count: r.step_count,
+            answer,
+            reward,
+            done,
+            step_count,
         })
     }
 
