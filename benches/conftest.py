@@ -44,8 +44,11 @@ FIGURES = {
         Figure("verify", "tasks/s"),
         Figure("RSS @1024", "MB/env", higher_is_better=False),
         Figure("RSS @4096", "MB/env", higher_is_better=False),
+        Figure("private @1024", "MB/env", higher_is_better=False),
+        Figure("private @4096", "MB/env", higher_is_better=False),
         Figure("start→step", "s", higher_is_better=False),
         Figure("fork", "ms/clone", higher_is_better=False),
+        Figure("in-guest ceiling", "env-steps/s"),
     ]
 }
 
@@ -59,6 +62,7 @@ TARGETS = [
     ("creations", None, 2000.0),
     ("fork", None, 1.0),
     ("RSS @4096", None, 4.0),
+    ("private @4096", None, 4.0),
     ("start→step", None, 1.0),
 ]
 
