@@ -12,7 +12,16 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from . import builtin, errors
-from ._core import BatchResult, EnvPool, EnvSpec, Limits, SolveResult, cache_dir
+from ._core import (
+    BatchResult,
+    EnvPool,
+    EnvSpec,
+    Limits,
+    ParsedActions,
+    SolveResult,
+    cache_dir,
+    parse_actions,
+)
 
 try:
     __version__ = version("codegym")
@@ -24,8 +33,10 @@ __all__ = [
     "EnvPool",
     "EnvSpec",
     "Limits",
+    "ParsedActions",
     "SolveResult",
     "cache_dir",
+    "parse_actions",
     "builtin",
     "errors",
     "__version__",

@@ -7,7 +7,16 @@ from typing import Self, final
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["BatchResult", "EnvPool", "EnvSpec", "Limits", "SolveResult", "cache_dir"]
+__all__ = [
+    "BatchResult",
+    "EnvPool",
+    "EnvSpec",
+    "Limits",
+    "ParsedActions",
+    "SolveResult",
+    "cache_dir",
+    "parse_actions",
+]
 
 @final
 class Limits:
@@ -145,4 +154,16 @@ class EnvPool:
         tb: TracebackType | None,
     ) -> bool: ...
 
+@final
+class ParsedActions:
+    """Tool calls read from model text: per text, an env action or an error message."""
+
+    @property
+    def action(self) -> list[str | None]: ...
+    @property
+    def error(self) -> list[str | None]: ...
+    def __len__(self) -> int: ...
+
 def cache_dir() -> str: ...
+def parse_actions(texts: Sequence[str], format: str = "auto") -> ParsedActions:
+    """Read the one tool call in each model text (formats: auto, codegym, hermes, openai)."""

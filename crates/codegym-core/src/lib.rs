@@ -7,8 +7,12 @@
 //! steps many such sandboxes in batches on a thread pool; per-env failures come back as data
 //! ([`EnvError`]) and never take down the pool.
 //!
+//! [`parse_call`] turns a model's text into an env action (CodeGym, Hermes/Qwen and OpenAI
+//! tool-call formats).
+//!
 //! This crate has no Python bindings; `crates/codegym-python` wraps it as `codegym._core`.
 
+mod action;
 mod code;
 mod engine;
 mod error;
@@ -19,6 +23,7 @@ mod sandbox;
 mod spec;
 mod wasi;
 
+pub use action::{parse_call, CallFormat, ParseError, ToolCall};
 pub use engine::{cache_dir, Engine};
 pub use error::{ConfigError, EngineError, EnvError, EnvErrorKind};
 pub use limits::Limits;

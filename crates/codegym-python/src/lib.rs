@@ -388,7 +388,7 @@ impl SolveResult {
 fn extract_actions(actions: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
     if actions.is_instance_of::<PyString>() {
         return Err(PyTypeError::new_err(
-            "actions must be a sequence of str, not a str",
+            "expected a sequence of str, not a str",
         ));
     }
     let mut out = Vec::new();
@@ -396,7 +396,7 @@ fn extract_actions(actions: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
         let item = item?;
         let text = item.cast::<PyString>().map_err(|_| {
             PyTypeError::new_err(format!(
-                "every action must be a str, got {}",
+                "every item must be a str, got {}",
                 item.get_type()
                     .name()
                     .map(|n| n.to_string())
@@ -626,6 +626,62 @@ impl EnvPool {
     }
 }
 
+/// Tool calls read from model text, one row per text: ``action`` holds the env action JSON
+/// (``{"name": ..., "parameters": {...}}``) or ``None``; ``error`` holds ``None`` or the message
+/// to show the model as its observation.
+#[pyclass(frozen, module = "codegym._core")]
+struct ParsedActions {
+    /// Env action JSON per text, or ``None`` where no valid call was found.
+    #[pyo3(get)]
+    action: Py<PyList>,
+    /// ``None``, or why no valid call was found (meant as the agent's observation).
+    #[pyo3(get)]
+    error: Py<PyList>,
+    len: usize,
+}
+
+#[pymethods]
+impl ParsedActions {
+    fn __len__(&self) -> usize {
+        self.len
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let failed = self.error.bind(py).iter().filter(|e| !e.is_none()).count();
+        format!("ParsedActions(n={}, errors={failed})", self.len)
+    }
+}
+
+/// Read the one tool call in each model text: ``format`` is ``"auto"`` (default),
+/// ``"codegym"`` (``<|FunctionCallBegin|>[...]<|FunctionCallEnd|>``), ``"hermes"``
+/// (``<tool_call>{...}</tool_call>``) or ``"openai"`` (``tool_calls`` JSON).
+#[pyfunction]
+#[pyo3(signature = (texts, format="auto"))]
+fn parse_actions(
+    py: Python<'_>,
+    texts: &Bound<'_, PyAny>,
+    format: &str,
+) -> PyResult<ParsedActions> {
+    let format: core::CallFormat = format.parse().map_err(ConfigError::new_err)?;
+    let texts = extract_actions(texts)?;
+    let parsed: Vec<(Option<String>, Option<String>)> = py.detach(|| {
+        texts
+            .iter()
+            .map(|text| match core::parse_call(text, format) {
+                Ok(call) => (Some(call.to_action()), None),
+                Err(e) => (None, Some(e.to_string())),
+            })
+            .collect()
+    });
+    let len = parsed.len();
+    let (action, error): (Vec<_>, Vec<_>) = parsed.into_iter().unzip();
+    Ok(ParsedActions {
+        action: PyList::new(py, action)?.unbind(),
+        error: PyList::new(py, error)?.unbind(),
+        len,
+    })
+}
+
 /// Directory holding the compiled-guest cache (``$CODEGYM_CACHE_DIR`` or the user cache dir).
 #[pyfunction]
 fn cache_dir() -> String {
@@ -639,6 +695,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<EnvPool>()?;
     m.add_class::<BatchResult>()?;
     m.add_class::<SolveResult>()?;
+    m.add_class::<ParsedActions>()?;
     m.add_function(wrap_pyfunction!(cache_dir, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_actions, m)?)?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 // Tests fail by panicking; the no-unwrap rule is for library paths.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod action;
 mod common;
 mod hostile;
 mod pool;
