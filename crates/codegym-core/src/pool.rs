@@ -72,21 +72,73 @@ enum Event {
     Solve,
 }
 
-/// Past this many logged events, the next `reset` rebuilds the sandbox from its spec, so a
-/// fork never replays more than this (a rebuild costs one env load).
+impl Event {
+    /// What the event adds to the replay log's size bound.
+    fn bytes(&self) -> usize {
+        match self {
+            Self::Step(action) => action.len(),
+            Self::Reset | Self::Solve => 0,
+        }
+    }
+}
+
+/// A sandbox's replay log holds at most this many calls and this many bytes of actions. Past
+/// either, the log is dropped (the env cannot be forked) and the next `reset` rebuilds the
+/// sandbox from its spec, which starts a new log: fork cost and log memory stay bounded.
 const MAX_REPLAY_EVENTS: usize = 4096;
+const MAX_REPLAY_BYTES: usize = 4 << 20;
 
 struct Slot {
     spec: EnvSpec,
     sandbox: Option<Sandbox>,
     phase: Phase,
-    /// Every call made on `sandbox` since it was loaded. Because a sandbox is deterministic
-    /// (seeded randomness, virtual clocks, fuel), replaying this log on a freshly loaded
-    /// sandbox of the same spec reproduces its exact state.
+    /// Every call made on `sandbox` since it was loaded, while `replayable`. Because a sandbox
+    /// is deterministic (seeded randomness, virtual clocks, fuel), replaying this log on a
+    /// freshly loaded sandbox of the same spec reproduces its exact state.
     events: Vec<Event>,
+    event_bytes: usize,
+    replayable: bool,
 }
 
 impl Slot {
+    fn new(spec: EnvSpec) -> Self {
+        Self {
+            spec,
+            sandbox: None,
+            phase: Phase::NeverReset,
+            events: Vec::new(),
+            event_bytes: 0,
+            replayable: true,
+        }
+    }
+
+    /// A new slot in the exact state of one whose sandbox went through `events`: a fresh
+    /// sandbox of the same spec with the same calls replayed.
+    fn replay(
+        spec: EnvSpec,
+        events: &[Event],
+        phase: Phase,
+        engine: &Engine,
+        limits: &Arc<Limits>,
+    ) -> Result<Self, EnvError> {
+        let mut sandbox = Sandbox::for_spec(engine, limits.clone(), &spec)?;
+        for event in events {
+            match event {
+                Event::Reset => sandbox.reset(&spec.env_str, spec.seed).map(drop)?,
+                Event::Step(action) => sandbox.step(action).map(drop)?,
+                Event::Solve => sandbox.solve().map(drop)?,
+            }
+        }
+        Ok(Self {
+            spec,
+            sandbox: Some(sandbox),
+            phase,
+            events: events.to_vec(),
+            event_bytes: events.iter().map(Event::bytes).sum(),
+            replayable: true,
+        })
+    }
+
     fn outcome(&self, env_id: usize) -> StepOutcome {
         StepOutcome {
             env_id,
@@ -110,15 +162,31 @@ impl Slot {
         }
     }
 
+    /// Append to the replay log, or drop the log once it is over its bounds.
+    fn log(&mut self, event: Event) {
+        if !self.replayable {
+            return;
+        }
+        self.event_bytes += event.bytes();
+        if self.events.len() >= MAX_REPLAY_EVENTS || self.event_bytes > MAX_REPLAY_BYTES {
+            self.events = Vec::new();
+            self.replayable = false;
+        } else {
+            self.events.push(event);
+        }
+    }
+
     fn reset(&mut self, env_id: usize, engine: &Engine, limits: &Arc<Limits>) -> StepOutcome {
         let spec = &self.spec;
-        if self.events.len() >= MAX_REPLAY_EVENTS {
+        if !self.replayable {
             self.sandbox = None;
         }
         let sandbox = match self.sandbox.take() {
             Some(sandbox) => Ok(sandbox),
             None => {
                 self.events.clear();
+                self.event_bytes = 0;
+                self.replayable = true;
                 Sandbox::for_spec(engine, limits.clone(), spec)
             }
         };
@@ -129,7 +197,7 @@ impl Slot {
         match result {
             Ok((sandbox, obs)) => {
                 self.sandbox = Some(sandbox);
-                self.events.push(Event::Reset);
+                self.log(Event::Reset);
                 self.phase = Phase::Running;
                 StepOutcome {
                     obs,
@@ -181,7 +249,7 @@ impl Slot {
             };
         }
         let result = sandbox.step(action);
-        self.events.push(Event::Step(action.to_owned()));
+        self.log(Event::Step(action.to_owned()));
         match result {
             Ok(step) => {
                 let truncated =
@@ -215,7 +283,7 @@ impl Slot {
             return solve_failure(env_id, EnvError::new(EnvErrorKind::Trap, "sandbox missing"));
         };
         let result = sandbox.solve();
-        self.events.push(Event::Solve);
+        self.log(Event::Solve);
         match result {
             Ok(s) => {
                 self.phase = Phase::Finished;
@@ -235,42 +303,6 @@ impl Slot {
                     .unwrap_or_else(|| EnvError::new(EnvErrorKind::Trap, "solve failed")),
             ),
         }
-    }
-}
-
-impl Slot {
-    fn new(spec: EnvSpec) -> Self {
-        Self {
-            spec,
-            sandbox: None,
-            phase: Phase::NeverReset,
-            events: Vec::new(),
-        }
-    }
-
-    /// A new slot in the exact state of one whose sandbox went through `events`: a fresh
-    /// sandbox of the same spec with the same calls replayed.
-    fn replay(
-        spec: EnvSpec,
-        events: &[Event],
-        phase: Phase,
-        engine: &Engine,
-        limits: &Arc<Limits>,
-    ) -> Result<Self, EnvError> {
-        let mut sandbox = Sandbox::for_spec(engine, limits.clone(), &spec)?;
-        for event in events {
-            match event {
-                Event::Reset => sandbox.reset(&spec.env_str, spec.seed).map(drop)?,
-                Event::Step(action) => sandbox.step(action).map(drop)?,
-                Event::Solve => sandbox.solve().map(drop)?,
-            }
-        }
-        Ok(Self {
-            spec,
-            sandbox: Some(sandbox),
-            phase,
-            events: events.to_vec(),
-        })
     }
 }
 
@@ -602,6 +634,13 @@ impl EnvPool {
                     )))
                 }
                 Phase::Running | Phase::Finished => {}
+            }
+            if !slot.replayable {
+                return Err(ConfigError(format!(
+                    "env {id} cannot be forked: it received more than {MAX_REPLAY_EVENTS} calls \
+                     or {MAX_REPLAY_BYTES} bytes of actions since its sandbox was loaded; it can \
+                     be forked again after its next reset()"
+                )));
             }
             (slot.spec.clone(), slot.events.clone(), slot.phase.clone())
         };

@@ -104,3 +104,26 @@ fn fork_refuses_failed_and_unreset_envs() {
     assert!(err.0.contains("sandbox failed"), "{err}");
     assert_eq!(p.len(), 1);
 }
+
+#[test]
+fn fork_is_refused_past_the_replay_bound_until_the_next_reset() {
+    let mut p = pool(
+        vec![spec(MAX_ENV, "MaxEnv@{'nums': [2]}")],
+        Limits::default(),
+    );
+    p.reset(None).unwrap();
+    let observe = vec![act("Observe", "{}")];
+    for _ in 0..4100 {
+        p.step(&observe, None).unwrap();
+    }
+    let err = p.fork(0, 1).unwrap_err();
+    assert!(err.0.contains("after its next reset"), "{err}");
+    // The next reset rebuilds the sandbox and starts a new log.
+    p.reset(None).unwrap();
+    p.step(&[act("Noise", "{}")], None).unwrap();
+    let ids = p.fork(0, 1).unwrap();
+    let noise = p
+        .step(&vec![act("Noise", "{}"); 2], Some(vec![0, ids[0]]))
+        .unwrap();
+    assert_eq!(noise[0].obs, noise[1].obs);
+}
