@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use crate::engine::Engine;
-use crate::error::EnvError;
+use crate::error::{EnvError, EnvErrorKind};
 use crate::limits::Limits;
 use crate::sandbox::Sandbox;
 
@@ -21,7 +21,7 @@ const MAX_ENTRIES: usize = 4096;
 type Compiled = Result<Arc<[u8]>, EnvError>;
 
 /// Limits are part of the key: whether a compile runs out of fuel or memory depends on them.
-#[derive(Hash, PartialEq, Eq)]
+#[derive(Clone, Hash, PartialEq, Eq)]
 struct Key {
     source: Arc<str>,
     class_name: String,
@@ -43,21 +43,33 @@ impl CodeCache {
         source: &Arc<str>,
         class_name: &str,
     ) -> Compiled {
+        let key = Key {
+            source: source.clone(),
+            class_name: class_name.to_owned(),
+            limits: (**limits).clone(),
+        };
         let cell = {
             let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
             if entries.len() >= MAX_ENTRIES {
                 entries.clear();
             }
-            let key = Key {
-                source: source.clone(),
-                class_name: class_name.to_owned(),
-                limits: (**limits).clone(),
-            };
-            entries.entry(key).or_default().clone()
+            entries.entry(key.clone()).or_default().clone()
         };
-        cell.get_or_init(|| {
-            Sandbox::compile(engine, limits.clone(), source, class_name).map(Arc::from)
-        })
-        .clone()
+        let compiled = cell
+            .get_or_init(|| {
+                Sandbox::compile(engine, limits.clone(), source, class_name).map(Arc::from)
+            })
+            .clone();
+        if let Err(e) = &compiled {
+            // Every outcome is deterministic except the wall-clock backstop, which depends on
+            // the machine's load: forget it, so that the next env compiles again.
+            if e.kind == EnvErrorKind::WallTime {
+                let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+                if entries.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+                    entries.remove(&key);
+                }
+            }
+        }
+        compiled
     }
 }
