@@ -191,13 +191,7 @@ fn json(body: &str) -> Result<Value, ParseError> {
 /// CodeGym: a JSON list holding one `{"name", "parameters"}` object (a bare object is accepted).
 fn codegym_calls(body: &str) -> Result<ToolCall, ParseError> {
     match json(body)? {
-        Value::Array(calls) => match <[Value; 1]>::try_from(calls) {
-            Ok([call]) => call_object(call, "parameters"),
-            Err(calls) if calls.is_empty() => Err(ParseError::BadShape {
-                detail: "the tool-call list is empty; put exactly one call in it.".into(),
-            }),
-            Err(calls) => Err(ParseError::MultipleCalls { count: calls.len() }),
-        },
+        Value::Array(calls) => call_object(only_call(calls, "the tool-call list")?, "parameters"),
         call @ Value::Object(_) => call_object(call, "parameters"),
         other => Err(shape(&other, "a list with one tool call")),
     }
@@ -234,13 +228,7 @@ fn openai_calls(text: &str) -> Result<Option<ToolCall>, ParseError> {
         call @ Value::Object(_) => vec![call],
         _ => return Ok(None),
     };
-    let [call] = <[Value; 1]>::try_from(calls).map_err(|calls| match calls.len() {
-        0 => ParseError::BadShape {
-            detail: "`tool_calls` is empty; call exactly one tool.".into(),
-        },
-        count => ParseError::MultipleCalls { count },
-    })?;
-    let call = match call {
+    let call = match only_call(calls, "`tool_calls`")? {
         Value::Object(mut call) => match call.remove("function") {
             Some(function) => function,
             None => Value::Object(call),
@@ -248,6 +236,17 @@ fn openai_calls(text: &str) -> Result<Option<ToolCall>, ParseError> {
         other => return Err(shape(&other, "a tool call object")),
     };
     call_object(call, "arguments").map(Some)
+}
+
+/// The one call of a list of calls: an empty list or several calls are errors.
+fn only_call(calls: Vec<Value>, what: &str) -> Result<Value, ParseError> {
+    match <[Value; 1]>::try_from(calls) {
+        Ok([call]) => Ok(call),
+        Err(calls) if calls.is_empty() => Err(ParseError::BadShape {
+            detail: format!("{what} is empty; call exactly one tool."),
+        }),
+        Err(calls) => Err(ParseError::MultipleCalls { count: calls.len() }),
+    }
 }
 
 /// `{"name": str, <args_key>: object | JSON string of an object}`; either of `parameters` and

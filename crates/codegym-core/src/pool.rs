@@ -667,14 +667,14 @@ impl EnvPool {
                 })
                 .collect()
         });
-        let mut slots = Vec::with_capacity(n);
-        for clone in clones {
-            // Replays are deterministic, so this only happens if the host itself fails
-            // (for instance, out of memory): report it rather than hand out a different state.
-            slots.push(clone.map_err(|e| {
+        // Replays are deterministic, so an error here means the host itself failed (for
+        // instance, out of memory): report it rather than hand out a different state.
+        let slots = clones
+            .into_iter()
+            .collect::<Result<Vec<Slot>, EnvError>>()
+            .map_err(|e| {
                 ConfigError(format!("env {id} could not be forked: replay failed ({e})"))
-            })?);
-        }
+            })?;
         let mut entries = shared
             .entries
             .write()
