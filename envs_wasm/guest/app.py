@@ -20,6 +20,10 @@ import warmup
 import wit_world
 from componentize_py_types import Err
 
+# An oracle trace past these bounds is dropped (the host gets `None`), so that a solve() loop
+# cannot grow the guest's answer without limit.
+_MAX_TRACE_CALLS = 4096
+_MAX_TRACE_BYTES = 4 << 20
 # Tracebacks can be made arbitrarily long by hostile code (deep recursion, huge messages).
 _MAX_TRACEBACK_CHARS = 8192
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -166,19 +170,58 @@ class WitWorld(wit_world.WitWorld):
         finally:
             _flush_stdio()
 
-    def solve(self) -> tuple:
+    def solve(self, trace: bool) -> tuple:
         try:
-            if _state.env is None:
+            env = _state.env
+            if env is None:
                 raise RuntimeError("solve() before reset()")
-            solve = getattr(_state.env, "solve", None)
+            solve = getattr(env, "solve", None)
             if not callable(solve):
                 raise LookupError("the env has no solve() oracle")
-            answer = solve()
-            return _state.outcome(answer)
+            recorder = _Trace(env) if trace else None
+            try:
+                answer = solve()
+            finally:
+                if recorder is not None:
+                    recorder.detach()
+            actions = recorder.actions if recorder is not None else None
+            return (_state.outcome(answer), actions)
         except BaseException:
             raise _format_error("the env's solve() raised") from None
         finally:
             _flush_stdio()
+
+
+class _Trace:
+    """Records the actions an oracle passes to its env's `step`, by shadowing the bound method
+    with an instance attribute for the length of one `solve()` (how `self.step(...)` resolves)."""
+
+    def __init__(self, env) -> None:
+        self.env = env
+        self.actions = []
+        self.size = 0
+        step = env.step
+
+        def recording_step(action, *args, **kwargs):
+            if self.actions is not None:
+                self.size += len(action) if isinstance(action, str) else 0
+                if len(self.actions) >= _MAX_TRACE_CALLS or self.size > _MAX_TRACE_BYTES:
+                    self.actions = None
+                else:
+                    self.actions.append(_clip(action, _MAX_TRACE_BYTES))
+            return step(action, *args, **kwargs)
+
+        try:
+            env.__dict__["step"] = recording_step
+        except Exception:  # no instance dict (slots, odd classes): no trace, solve still runs
+            self.actions = None
+
+    def detach(self) -> None:
+        try:
+            if self.env.__dict__.get("step") is not None:
+                del self.env.__dict__["step"]
+        except Exception:
+            pass
 
 
 # Run every export once so that CPython's first-use writes happen before the snapshot (see

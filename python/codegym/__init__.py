@@ -5,13 +5,17 @@
 >>> with codegym.EnvPool([spec] * 64) as pool:
 ...     pool.reset()
 ...     out = pool.step(['{"name": "Observe", "parameters": {}}'] * 64)
+
+Task suite and agent protocol: ``codegym.datasets.load("builtin")`` (task instances with
+prompts), ``codegym.tools`` (tool docs), ``codegym.prompts``, ``codegym.episodes``
+(``EpisodeRunner``, ``OraclePolicy``).
 """
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import builtin, errors
+from . import builtin, datasets, episodes, errors, prompts, tools
 from ._core import (
     BatchResult,
     EnvPool,
@@ -38,6 +42,10 @@ __all__ = [
     "cache_dir",
     "parse_actions",
     "builtin",
+    "datasets",
+    "episodes",
     "errors",
+    "prompts",
+    "tools",
     "__version__",
 ]

@@ -43,6 +43,10 @@ pub struct SolveOutcome {
     pub done: bool,
     /// The env's `step_count` after the oracle ran.
     pub steps: u64,
+    /// The oracle's actions, when asked for (see [`GuestSolve::actions`]).
+    ///
+    /// [`GuestSolve::actions`]: crate::GuestSolve::actions
+    pub actions: Option<Vec<String>>,
     pub error: Option<EnvError>,
 }
 
@@ -126,7 +130,7 @@ impl Slot {
             match event {
                 Event::Reset => sandbox.reset(&spec.env_str, spec.seed).map(drop)?,
                 Event::Step(action) => sandbox.step(action).map(drop)?,
-                Event::Solve => sandbox.solve().map(drop)?,
+                Event::Solve => sandbox.solve(false).map(drop)?,
             }
         }
         Ok(Self {
@@ -272,7 +276,13 @@ impl Slot {
         }
     }
 
-    fn solve(&mut self, env_id: usize, engine: &Engine, limits: &Arc<Limits>) -> SolveOutcome {
+    fn solve(
+        &mut self,
+        env_id: usize,
+        engine: &Engine,
+        limits: &Arc<Limits>,
+        record: bool,
+    ) -> SolveOutcome {
         if self.phase != Phase::Running {
             let reset = self.reset(env_id, engine, limits);
             if let Some(error) = reset.error {
@@ -282,7 +292,7 @@ impl Slot {
         let Some(sandbox) = self.sandbox.as_mut() else {
             return solve_failure(env_id, EnvError::new(EnvErrorKind::Trap, "sandbox missing"));
         };
-        let result = sandbox.solve();
+        let result = sandbox.solve(record);
         self.log(Event::Solve);
         match result {
             Ok(s) => {
@@ -293,6 +303,7 @@ impl Slot {
                     reward: s.reward,
                     done: s.done,
                     steps: s.step_count,
+                    actions: s.actions,
                     error: None,
                 }
             }
@@ -313,6 +324,7 @@ fn solve_failure(env_id: usize, error: EnvError) -> SolveOutcome {
         reward: 0.0,
         done: true,
         steps: 0,
+        actions: None,
         error: Some(error),
     }
 }
@@ -520,8 +532,13 @@ impl EnvPool {
         }))
     }
 
-    /// Run each env's `solve()` oracle (resetting it first if its episode is not running).
-    pub fn solve(&self, ids: Option<Vec<usize>>) -> Result<Vec<SolveOutcome>, ConfigError> {
+    /// Run each env's `solve()` oracle (resetting it first if its episode is not running);
+    /// with `record`, each outcome carries the actions the oracle took.
+    pub fn solve(
+        &self,
+        ids: Option<Vec<usize>>,
+        record: bool,
+    ) -> Result<Vec<SolveOutcome>, ConfigError> {
         let ids = self.resolve_ids(ids)?;
         let shared = &self.shared;
         Ok(self.threads.install(|| {
@@ -529,7 +546,7 @@ impl EnvPool {
                 .map(|&id| {
                     shared.with_slot(
                         id,
-                        |slot| slot.solve(id, &shared.engine, &shared.limits),
+                        |slot| slot.solve(id, &shared.engine, &shared.limits, record),
                         |error| solve_failure(id, error),
                     )
                 })

@@ -28,6 +28,9 @@ pub struct GuestSolve {
     pub reward: f64,
     pub done: bool,
     pub step_count: u64,
+    /// With `record`: the actions the oracle passed to `step`, in order (`None` past the
+    /// guest's trace bounds or when the env's `step` could not be wrapped).
+    pub actions: Option<Vec<String>>,
 }
 
 /// A live sandbox hosting one env class. Any error returned by a method leaves it unusable
@@ -149,21 +152,22 @@ impl Sandbox {
         })
     }
 
-    /// Run the env's own `solve()` oracle.
-    pub fn solve(&mut self) -> Result<GuestSolve, EnvError> {
+    /// Run the env's own `solve()` oracle; with `record`, keep the actions it took.
+    pub fn solve(&mut self, record: bool) -> Result<GuestSolve, EnvError> {
         arm(
             &mut self.store,
             self.limits.fuel_per_solve,
             self.limits.wall_time_ms,
         )?;
-        let out = self.guest.call_solve(&mut self.store);
-        let (answer, reward, done, step_count) =
+        let out = self.guest.call_solve(&mut self.store, record);
+        let ((answer, reward, done, step_count), actions) =
             self.finish(out, EnvErrorKind::Raised, "running solve()")?;
         Ok(GuestSolve {
             answer,
             reward,
             done,
             step_count,
+            actions,
         })
     }
 

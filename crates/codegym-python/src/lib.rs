@@ -321,6 +321,11 @@ struct SolveResult {
     /// The env's ``step_count`` after the oracle ran.
     #[pyo3(get)]
     steps: Py<PyArray1<i64>>,
+    /// With ``record=True``: per env, the action strings the oracle passed to ``step``, in
+    /// order; ``None`` when not recorded, on error, or past the trace bounds (4096 calls,
+    /// 4 MiB).
+    #[pyo3(get)]
+    actions: Py<PyList>,
     /// ``None``, or ``"kind: reason"`` for an env that failed.
     #[pyo3(get)]
     error: Py<PyList>,
@@ -338,6 +343,7 @@ impl SolveResult {
     fn new(py: Python<'_>, outcomes: Vec<core::SolveOutcome>) -> PyResult<Self> {
         let mut answer = Vec::with_capacity(outcomes.len());
         let (mut reward, mut done, mut steps) = (Vec::new(), Vec::new(), Vec::new());
+        let mut actions = Vec::with_capacity(outcomes.len());
         let (mut error, mut kind, mut ids, mut errors) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for o in outcomes {
@@ -346,6 +352,7 @@ impl SolveResult {
             reward.push(o.reward as f32);
             done.push(o.done);
             steps.push(i64::try_from(o.steps).unwrap_or(i64::MAX));
+            actions.push(o.actions);
             error.push(e);
             kind.push(k);
             ids.push(o.env_id);
@@ -356,6 +363,7 @@ impl SolveResult {
             reward: PyArray1::from_vec(py, reward).unbind(),
             done: PyArray1::from_vec(py, done).unbind(),
             steps: PyArray1::from_vec(py, steps).unbind(),
+            actions: PyList::new(py, actions)?.unbind(),
             error: PyList::new(py, error)?.unbind(),
             error_kind: PyList::new(py, kind)?.unbind(),
             env_ids: PyArray1::from_vec(py, ids.iter().map(|&i| i as i64).collect()).unbind(),
@@ -528,11 +536,17 @@ impl EnvPool {
         BatchResult::new(py, out)
     }
 
-    /// Run each env's own ``solve()`` oracle inside its sandbox (all envs by default).
-    #[pyo3(signature = (env_ids=None))]
-    fn solve(&self, py: Python<'_>, env_ids: Option<&Bound<'_, PyAny>>) -> PyResult<SolveResult> {
+    /// Run each env's own ``solve()`` oracle inside its sandbox (all envs by default). With
+    /// ``record=True`` the result's ``actions`` holds the action strings each oracle took.
+    #[pyo3(signature = (env_ids=None, *, record=false))]
+    fn solve(
+        &self,
+        py: Python<'_>,
+        env_ids: Option<&Bound<'_, PyAny>>,
+        record: bool,
+    ) -> PyResult<SolveResult> {
         let ids = extract_ids(env_ids)?;
-        let out = self.with(py, |p| p.solve(ids))?;
+        let out = self.with(py, |p| p.solve(ids, record))?;
         SolveResult::new(py, out)
     }
 

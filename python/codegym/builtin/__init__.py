@@ -1,17 +1,23 @@
 """The environments bundled with codegym: ``envs/{code_id}__{EnvName}.py`` plus ``tasks.json``.
 
-``tasks.json`` maps each env file's stem to its task configurations (option dicts); the task
-string of a configuration ``o`` is ``f"{EnvName}@{json.dumps(o)}"``.
+``tasks.json`` maps each env file's stem to its ``split`` (``"train"``, or ``"test"`` for the
+held-out envs: every fifth code id) and its task configurations: ``options`` (the dict passed to
+the env; the task string is ``f"{EnvName}@{json.dumps(options)}"``) and ``solve_fc_round``, the
+number of tool calls the env's ``solve()`` oracle makes. ``python -m codegym.builtin`` re-measures
+the round counts in the sandbox after an env changes. Use :func:`codegym.datasets.load`
+(``"builtin"``) for the suite as task instances with prompts.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Any
 
-__all__ = ["Task", "tasks", "sources"]
+__all__ = ["Task", "tasks", "sources", "description"]
 
 
 @dataclass(frozen=True)
@@ -20,8 +26,18 @@ class Task:
 
     code_id: str
     env_name: str
-    env_str: str
+    options: str
     source: str
+    solve_fc_round: int | None
+    split: str
+
+    @property
+    def env_str(self) -> str:
+        return f"{self.env_name}@{self.options}"
+
+    @property
+    def description(self) -> str:
+        return description(self.source, self.env_name)
 
 
 @cache
@@ -35,12 +51,28 @@ def sources() -> dict[str, str]:
     }
 
 
+def table() -> dict[str, Any]:
+    """``tasks.json`` as stored."""
+    return dict(json.loads((resources.files(__package__) / "tasks.json").read_text(encoding="utf-8")))
+
+
 def tasks() -> list[Task]:
     """Every task configuration of every bundled env, in a stable order."""
-    configs = json.loads((resources.files(__package__) / "tasks.json").read_text(encoding="utf-8"))
+    configs = table()
     out = []
     for stem, source in sources().items():
         code_id, env_name = stem.split("__", 1)
-        for options in configs[stem]:
-            out.append(Task(code_id, env_name, f"{env_name}@{json.dumps(options)}", source))
+        entry = configs[stem]
+        for config in entry["configs"]:
+            options = json.dumps(config["options"])
+            out.append(Task(code_id, env_name, options, source, config.get("solve_fc_round"), entry["split"]))
     return out
+
+
+@cache
+def description(source: str, class_name: str) -> str:
+    """The env class's docstring (its task statement), read without running the source."""
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.ClassDef) and node.name == class_name:
+            return " ".join((ast.get_docstring(node) or "").split())
+    return ""

@@ -5,5 +5,6 @@
 
 mod action;
 mod common;
+mod fuzz;
 mod hostile;
 mod pool;

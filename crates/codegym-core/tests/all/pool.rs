@@ -33,12 +33,37 @@ fn solve_runs_the_oracle() {
         ],
         Limits::default(),
     );
-    let out = p.solve(None).unwrap();
+    let out = p.solve(None, false).unwrap();
     for o in &out {
         assert!(o.error.is_none(), "{:?}", o.error);
         assert_eq!(o.reward, 1.0);
         assert_eq!(o.steps, 2);
+        assert_eq!(o.actions, None);
     }
+}
+
+#[test]
+fn recorded_solve_returns_the_oracles_actions_and_replaying_them_solves() {
+    let task = "MaxEnv@{'nums': [7, -1, 4]}";
+    let p = pool(
+        vec![spec(MAX_ENV, task), spec(MAX_ENV, task)],
+        Limits::default(),
+    );
+    let solved = p.solve(Some(vec![0]), true).unwrap().remove(0);
+    let actions = solved.actions.expect("a trace");
+    assert_eq!(actions.len() as u64, solved.steps);
+    p.reset(Some(vec![1])).unwrap();
+    let mut last = None;
+    for a in &actions {
+        last = Some(
+            p.step(std::slice::from_ref(a), Some(vec![1]))
+                .unwrap()
+                .remove(0),
+        );
+    }
+    let last = last.expect("at least one action");
+    assert!(last.error.is_none(), "{:?}", last.error);
+    assert_eq!((last.reward, last.done), (1.0, true));
 }
 
 #[test]

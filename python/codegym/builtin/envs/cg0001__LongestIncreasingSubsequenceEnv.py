@@ -10,6 +10,11 @@ def _require_int(value, name):
 
 
 class LongestIncreasingSubsequenceEnv(gymnasium.Env):
+    """Find the length of the longest strictly increasing subsequence of a list of integers
+    (elements kept in their original order, not necessarily contiguous; equal values do not
+    count as increasing, so [7, 7, 7] gives 1). Observe shows the list; maintain the tails array
+    with FindTailPosition, PlaceTail and GetTailsLength and submit the length as an integer with
+    Done."""
     def __init__(self, env_str: str = None):
         super().__init__()
         self.OBSERVE = 0

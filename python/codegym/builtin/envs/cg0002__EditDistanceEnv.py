@@ -10,6 +10,10 @@ def _require_int(value, name):
 
 
 class EditDistanceEnv(gymnasium.Env):
+    """Find the edit distance between two words: the minimum number of single-character insertions,
+    deletions and replacements that turn word1 into word2 (if one word is empty, it is the length
+    of the other). Observe shows the two words; build the DP table row by row with InitFirstRow and
+    ComputeRow, read cells with GetCell and submit the distance as an integer with Done."""
     def __init__(self, env_str: str = None):
         super().__init__()
         self.OBSERVE = 0

@@ -10,6 +10,10 @@ def _require_int(value, name):
 
 
 class CoinChangeEnv(gymnasium.Env):
+    """Find the minimum number of coins that add up exactly to the target amount, using any number
+    of coins of each given denomination. Observe shows the coins and the amount; fill in the best
+    coin count for amounts 1, 2, ... in order with ComputeDp (read values with GetDp) and submit an
+    integer with Done: 0 for amount 0, or -1 if the amount cannot be made."""
     def __init__(self, env_str: str = None):
         super().__init__()
         self.OBSERVE = 0

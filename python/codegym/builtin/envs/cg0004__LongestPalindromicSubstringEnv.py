@@ -10,6 +10,11 @@ def _require_int(value, name):
 
 
 class LongestPalindromicSubstringEnv(gymnasium.Env):
+    """Find the length of the longest palindromic substring of a string: a contiguous piece that
+    reads the same forwards and backwards (any single character has length 1). Observe shows the
+    string; expand around odd and even centres with ExpandAroundCenter, keep the maximum with
+    RecordCandidate and GetBest, and submit the length (not the substring) as an integer with
+    Done."""
     def __init__(self, env_str: str = None):
         super().__init__()
         self.OBSERVE = 0

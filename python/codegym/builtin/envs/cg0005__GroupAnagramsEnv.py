@@ -10,6 +10,11 @@ def _require_str(value, name):
 
 
 class GroupAnagramsEnv(gymnasium.Env):
+    """Count the anagram groups in a list of words: two words belong to the same group exactly when
+    one is a rearrangement of the other's characters, so repeated words share a group and the empty
+    string forms a group of its own. Observe shows the words; group them by sorted key with
+    GetSortedKey, AddToGroup and CountGroups and submit the number of groups (not the groups
+    themselves) as an integer with Done."""
     def __init__(self, env_str: str = None):
         super().__init__()
         self.OBSERVE = 0

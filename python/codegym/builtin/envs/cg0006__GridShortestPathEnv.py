@@ -11,6 +11,12 @@ def _require_int(value, name):
 
 
 class GridShortestPathEnv(gymnasium.Env):
+    """Find the length of a shortest path in a grid from the start cell to the target cell, moving
+    one cell up, down, left or right per move and never entering a wall ('#'; '.' is open). Observe
+    shows the grid (a list of row strings) and the start and target as [row, col]; explore with
+    IsOpen and GetNeighbors and submit the number of moves as an integer with Done: 0 if start
+    equals target, -1 if the target cannot be reached (also when the start or target cell is a
+    wall)."""
     def __init__(self, env_str: str = None):
         super().__init__()
         self.OBSERVE = 0

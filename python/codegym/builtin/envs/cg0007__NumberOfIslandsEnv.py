@@ -10,6 +10,10 @@ def _require_int(value, name):
 
 
 class NumberOfIslandsEnv(gymnasium.Env):
+    """Count the islands in a hidden 0/1 grid (1 = land, 0 = water), where an island is a maximal
+    group of land cells connected horizontally or vertically (not diagonally). Observe gives only
+    the grid size; probe cells with IsLand and GetLandNeighbors and submit the number of islands as
+    an integer with Done (0 if there is no land)."""
     def __init__(self, env_str: str = None):
         super().__init__()
         self.OBSERVE = 0

@@ -11,6 +11,11 @@ def _require_int(value, name):
 
 
 class TopologicalOrderEnv(gymnasium.Env):
+    """Find the lexicographically smallest topological order of a directed graph with nodes 0..n-1,
+    where an edge [u, v] means u must come before v (whenever several nodes could come next, the
+    smallest number goes first). Observe shows n and the edges; use GetInDegrees, GetSuccessors and
+    DecrementInDegree and submit with Done the order as a JSON list of all n node numbers, or [] if
+    the graph has a cycle."""
     def __init__(self, env_str: str = None):
         super().__init__()
         self.OBSERVE = 0

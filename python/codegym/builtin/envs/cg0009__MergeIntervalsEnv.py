@@ -16,6 +16,10 @@ def _require_interval(value, name):
 
 
 class MergeIntervalsEnv(gymnasium.Env):
+    """Merge overlapping closed intervals [start, end] of integers: intervals that overlap or
+    merely touch are joined ([1, 4] and [4, 5] become [1, 5]), while [1, 2] and [3, 4] stay apart.
+    Observe shows the intervals; use SortIntervals and MergePair and submit the merged intervals
+    with Done as a JSON list of [start, end] pairs sorted by start."""
     def __init__(self, env_str: str = None):
         super().__init__()
         self.OBSERVE = 0

@@ -11,6 +11,11 @@ def _require_int(value, name):
 
 
 class MeetingRoomsEnv(gymnasium.Env):
+    """Find the minimum number of rooms needed to hold all meetings, where a meeting [start, end]
+    occupies the half-open time range [start, end): a meeting ending at t and another starting at t
+    can share a room. Observe shows the meetings; use SortByStart and the room-heap tools
+    (GetEarliestEnd, FreeEarliestRoom, BookRoom, GetRoomCount) and submit the number of rooms as an
+    integer with Done (0 if there are no meetings)."""
     def __init__(self, env_str: str = None):
         super().__init__()
         self.OBSERVE = 0

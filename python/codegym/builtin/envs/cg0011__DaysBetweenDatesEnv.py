@@ -10,6 +10,10 @@ def _require_int(value, name):
 
 
 class DaysBetweenDatesEnv(gymnasium.Env):
+    """Find the number of days between two dates written YYYY-MM-DD in the Gregorian calendar.
+    Observe shows the two dates; convert them with ParseDate and Difference and submit the absolute
+    difference as a non-negative integer with Done (0 for the same date, 1 for consecutive days,
+    whichever date comes first)."""
     def __init__(self, env_str: str = None):
         super().__init__()
         self.OBSERVE = 0

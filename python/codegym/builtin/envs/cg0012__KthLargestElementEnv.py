@@ -10,6 +10,10 @@ def _require_int(value, name):
 
 
 class KthLargestElementEnv(gymnasium.Env):
+    """Find the k-th largest element of a list of integers, counting duplicates: in [3, 3, 1] the
+    1st and 2nd largest are both 3, and k = 1 is the maximum. Observe shows the list and k; use the
+    environment's min-heap (PushToHeap, PopMin, PeekMin) and submit the element's value (not its
+    index) as an integer with Done."""
     def __init__(self, env_str: str = None):
         super().__init__()
         self.OBSERVE = 0

@@ -11,6 +11,10 @@ def _require_int(value, name):
 
 
 class CountSmallerQueriesEnv(gymnasium.Env):
+    """For each query value x, count how many of the given numbers are strictly smaller than x
+    (duplicates counted). Observe shows the numbers and the queries; sort with SortNumbers, search
+    with BisectLeft, and submit with Done a JSON list of integers holding one count per query, in
+    query order ([] if there are no queries)."""
     def __init__(self, env_str: str = None):
         super().__init__()
         self.OBSERVE = 0

@@ -27,6 +27,10 @@ def _format(fraction):
 
 
 class FractionSumEnv(gymnasium.Env):
+    """Add up a list of fractions given as strings "a/b" (the numerator or the denominator may be
+    negative). Observe shows the fractions; use ParseFraction and AddFractions and submit the sum
+    with Done as a string "p/q" in lowest terms with a positive denominator, writing an integer n
+    as "n/1" and zero as "0/1"."""
     def __init__(self, env_str: str = None):
         super().__init__()
         self.OBSERVE = 0
