@@ -49,6 +49,8 @@ FIGURES = {
         Figure("start→step", "s", higher_is_better=False),
         Figure("fork", "ms/clone", higher_is_better=False),
         Figure("in-guest ceiling", "env-steps/s"),
+        Figure("turn: engine", "ms/episode-turn", higher_is_better=False),
+        Figure("turn: policy", "ms/episode-turn", higher_is_better=False),
     ]
 }
 

@@ -34,3 +34,17 @@ def tasks() -> list[codegym.builtin.Task]:
 def small_limits() -> codegym.Limits:
     """Budgets small enough that hostile loops end in well under a second."""
     return codegym.Limits(fuel_per_step=300_000_000, memory_bytes=128 << 20, wall_time_ms=20_000)
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> Path:
+    """A tiny random Qwen2-style model with a locally trained tokenizer, built once and cached
+    in the codegym cache dir (nothing is downloaded). Skips when the [train] extra is absent."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from codegym.testing.tiny import make_tiny_model
+
+    path = Path(codegym.cache_dir()) / "tiny-model-v1"
+    if not (path / "model.safetensors").is_file():
+        make_tiny_model(path)
+    return path

@@ -190,6 +190,113 @@ def _shorthand(line: str) -> str:
     return line
 
 
+def _rollout(args: argparse.Namespace) -> int:
+    """Play ``--n`` episodes of every task with a token policy; write trajectories."""
+    import asyncio
+
+    from . import policy as policies
+    from .chat import ChatCodec
+    from .protocol import TrajectoryWriter
+    from .rollout import RolloutConfig, rollout
+
+    data = _load(args)
+    instances = data.instances[: args.limit] if args.limit else data.instances
+    out = Path(args.out)
+    if out.exists() and not args.resume:
+        raise ConfigError(f"{out} exists: pass --resume to complete it, or choose another --out")
+    config = RolloutConfig(
+        n=args.n,
+        sampling=policies.SamplingParams(
+            max_new_tokens=args.max_new_tokens,
+            temperature=args.temperature,
+            top_p=args.top_p,
+            seed=args.seed,
+        ),
+        max_turns=args.max_turns,
+        max_total_tokens=args.max_total_tokens,
+        max_episodes=args.max_episodes,
+        max_batch=args.max_batch,
+        seed=args.seed,
+    )
+
+    async def run() -> tuple[int, int, float]:
+        policy = policies.from_uri(args.policy)
+        try:
+            tokenizer = getattr(policy, "tokenizer", None)
+            if tokenizer is None:
+                from transformers import AutoTokenizer
+
+                path = args.tokenizer
+                if path is None and hasattr(policy, "model_info"):
+                    path = (await policy.model_info()).get("tokenizer_path")
+                if path is None:
+                    raise ConfigError("pass --tokenizer PATH (the policy's tokenizer)")
+                tokenizer = AutoTokenizer.from_pretrained(path)
+            codec = ChatCodec(tokenizer)
+            with TrajectoryWriter(out) as writer:
+                before = len(writer.keys())
+                total = len(instances) * args.n
+                with tqdm(total=total, initial=before, unit="episode", disable=args.quiet) as bar:
+                    trajs, stats = await rollout(
+                        data,
+                        policy,
+                        codec,
+                        config,
+                        writer=writer,
+                        instances=instances,
+                        num_threads=args.threads,
+                        on_episode=lambda _t: bar.update(1),
+                    )
+            solved = sum(t.reward == 1.0 for t in trajs)
+            print(
+                f"{len(trajs)} new trajectories ({before} already in {out}); success {solved}/{len(trajs)}; "
+                f"{stats.turns} turns in {stats.wall_seconds:.1f} s; policy {stats.policy_seconds:.1f} s, "
+                f"engine (parse + step + observation tokens) {stats.engine_seconds:.2f} s; "
+                f"finish: {dict(sorted(stats.finish.items()))}"
+            )
+            return len(trajs), solved, stats.wall_seconds
+        finally:
+            await policy.aclose()
+
+    asyncio.run(run())
+    return 0
+
+
+def _traj_show(args: argparse.Namespace) -> int:
+    from .traj import show
+
+    print(show(args.file, args.index, tokens=args.tokens))
+    return 0
+
+
+def _traj_stats(args: argparse.Namespace) -> int:
+    from .traj import stats
+
+    print(stats(args.files, plot=args.plot))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Launch a real SGLang server (GPU machines) with the flags codegym relies on."""
+    import importlib.util
+    import os
+
+    if importlib.util.find_spec("sglang") is None:
+        print(
+            "codegym serve needs SGLang and a GPU: pip install 'sglang[all]' on a CUDA machine. "
+            "For CPU tests use: python -m codegym.testing.sglang_stub --model PATH",
+            file=sys.stderr,
+        )
+        return 2
+    argv = [sys.executable, "-m", "sglang.launch_server", "--model-path", args.model]
+    argv += ["--host", args.host, "--port", str(args.port), "--tp-size", str(args.tp)]
+    argv += ["--mem-fraction-static", str(args.mem_fraction)]
+    argv += list(args.extra)
+    print(" ".join(argv), file=sys.stderr)
+    os.execv(sys.executable, argv)
+    return 0  # not reached
+
+
 def _find_benches(path: str | None) -> Path | None:
     """The benchmark suite: ``--path``, else ``./benches``, else the source tree of this package."""
     source_tree = Path(__file__).resolve().parents[2]
@@ -252,6 +359,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     texport.add_argument("--out", required=True, help="output directory")
     texport.add_argument("--format", choices=["jsonl", "parquet", "both"], default="jsonl")
     texport.set_defaults(run=_tasks_export)
+    roll = commands.add_parser("rollout", help="play tasks with a token policy; write msgpack trajectories")
+    roll.add_argument("--policy", required=True, help="local:PATH or sglang://HOST:PORT")
+    _add_dataset_args(roll)
+    roll.add_argument("--n", type=int, default=4, help="rollouts per task (one group, forked)")
+    roll.add_argument("--out", required=True, help="trajectory file (length-prefixed msgpack)")
+    roll.add_argument("--resume", action="store_true", help="complete an existing --out without duplicates")
+    roll.add_argument("--limit", type=int, default=None, help="only the first N tasks")
+    roll.add_argument("--tokenizer", default=None, help="tokenizer path (default: the server's)")
+    roll.add_argument("--max-new-tokens", type=int, default=256)
+    roll.add_argument("--temperature", type=float, default=1.0)
+    roll.add_argument("--top-p", type=float, default=1.0)
+    roll.add_argument(
+        "--max-turns", type=int, default=None, help="default: each task's plugin_call_max_round"
+    )
+    roll.add_argument("--max-total-tokens", type=int, default=8192)
+    roll.add_argument("--max-episodes", type=int, default=256, help="episodes in flight")
+    roll.add_argument("--max-batch", type=int, default=64, help="prompts per generate call")
+    roll.add_argument("--seed", type=int, default=0)
+    roll.add_argument("--threads", type=int, default=None)
+    roll.add_argument("-q", "--quiet", action="store_true")
+    roll.set_defaults(run=_rollout)
+    traj = commands.add_parser("traj", help="inspect trajectory files")
+    traj_commands = traj.add_subparsers(dest="traj_command", required=True)
+    tshow2 = traj_commands.add_parser("show", help="one trajectory, turn by turn")
+    tshow2.add_argument("file")
+    tshow2.add_argument("index", type=int, nargs="?", default=0)
+    tshow2.add_argument("--tokens", action="store_true", help="also print response token ids")
+    tshow2.set_defaults(run=_traj_show)
+    tstats = traj_commands.add_parser("stats", help="success, finish reasons, turns, tokens")
+    tstats.add_argument("files", nargs="+")
+    tstats.add_argument("--plot", default=None, help="write a PNG here")
+    tstats.set_defaults(run=_traj_stats)
+    serve = commands.add_parser("serve", help="launch a real SGLang server (GPU machines only)")
+    serve.add_argument("model")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=30000)
+    serve.add_argument("--tp", type=int, default=1, help="tensor parallel size")
+    serve.add_argument("--mem-fraction", type=float, default=0.8)
+    serve.add_argument("extra", nargs=argparse.REMAINDER, help="more sglang.launch_server flags")
+    serve.set_defaults(run=_serve)
     play = commands.add_parser("play", help="play one task yourself, typing tool calls")
     play.add_argument("task", help="index, task string EnvName@{...}, ability or env name")
     play.add_argument("--dataset", default="builtin")

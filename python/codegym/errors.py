@@ -22,6 +22,7 @@ __all__ = [
     "GuestExitError",
     "SandboxTrapError",
     "NeedsResetError",
+    "PolicyError",
     "error_for",
 ]
 
@@ -36,6 +37,11 @@ class ConfigError(CodegymError, ValueError):
 
 class EngineError(CodegymError):
     """The sandbox engine itself failed (compiling or caching the guest component)."""
+
+
+class PolicyError(CodegymError):
+    """A policy client failed: the server answered with an error, or kept failing after
+    retries, or returned a response that does not follow the API."""
 
 
 class EnvError(CodegymError):

@@ -1,0 +1,95 @@
+"""Engine overhead per rollout turn against policy time, at 256 concurrent episodes.
+
+One turn of 256 episodes is timed in two parts on the same prompts: the policy (the tiny local
+model generating ``NEW_TOKENS`` tokens for all 256 prompts in batches of 64, the CPU stand-in
+for an SGLang server) and the engine (parsing 256 replies with the Rust parser, stepping 256
+sandboxed envs, tokenizing 256 observation turns). The replies fed to the engine are the
+oracle's tool calls, so every turn parses a real call and steps its env (the tiny random model
+would mostly write no call, which costs the engine less). Figures are per episode-turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import codegym
+import pytest
+from codegym import datasets
+
+from .conftest import CODEGYM, put, timing_enabled
+
+pytest.importorskip("torch")
+
+from codegym.chat import ChatCodec  # noqa: E402
+from codegym.policy import SamplingParams  # noqa: E402
+from codegym.policy.local import LocalPolicy  # noqa: E402
+from codegym.prompts import render_call  # noqa: E402
+
+NEW_TOKENS = 32
+
+
+@pytest.fixture(scope="module")
+def tiny_model() -> Path:
+    from codegym.testing.tiny import make_tiny_model
+
+    path = Path(codegym.cache_dir()) / "tiny-model-v1"
+    if not (path / "model.safetensors").is_file():
+        make_tiny_model(path)
+    return path
+
+
+def test_engine_overhead_per_turn(benchmark: Any, tiny_model: Path) -> None:
+    enabled = timing_enabled(benchmark)
+    episodes, turns = (256, 3) if enabled else (8, 1)
+    data = datasets.load("builtin", min_rounds=turns + 1)
+    instances = [data[i % len(data)] for i in range(episodes)]
+    specs = [data.spec(inst, seed=i) for i, inst in enumerate(instances)]
+    policy = LocalPolicy(tiny_model, max_batch=64)
+    codec = ChatCodec(policy.tokenizer)
+    params = SamplingParams(max_new_tokens=NEW_TOKENS, temperature=1.0, stop_token_ids=[])
+    with codegym.EnvPool(specs) as oracle_pool:
+        traces = oracle_pool.solve(record=True).actions
+    prompts = [codec.prompt(inst.prompt)[0] for inst in instances]
+    times = benchmark.pedantic(_turns, args=(specs, prompts, traces, policy, codec, params, turns), rounds=1)
+    policy_s, engine_s = times
+    per = 1000.0 / (episodes * turns)
+    if enabled:
+        put("turn: engine", CODEGYM, engine_s * per)
+        share = 100 * engine_s / (engine_s + policy_s)
+        note = (
+            f"engine (parse + step + observation tokens) is {share:.1f}% of a turn at {episodes} "
+            f"episodes; policy = tiny {NEW_TOKENS}-token CPU model, a lower bound on a real policy's time"
+        )
+        put("turn: policy", CODEGYM, policy_s * per, note=note)
+
+
+def _turns(
+    specs: list[codegym.EnvSpec],
+    prompts: list[list[int]],
+    traces: list[list[str] | None],
+    policy: LocalPolicy,
+    codec: ChatCodec,
+    params: SamplingParams,
+    turns: int,
+) -> tuple[float, float]:
+    episodes = len(specs)
+    policy_s = engine_s = 0.0
+    with codegym.EnvPool(specs) as pool:
+        pool.reset().raise_for_error()
+        for turn in range(turns):
+            t0 = time.perf_counter()
+            gens = asyncio.run(policy.generate(prompts, params))
+            t1 = time.perf_counter()
+            replies = [render_call(trace[turn]) for trace in traces if trace is not None]
+            parsed = codegym.parse_actions(replies)
+            assert all(a is not None for a in parsed.action)
+            out = pool.step([a for a in parsed.action if a is not None])
+            obs = [codec.observation(o, r)[0] for o, r in zip(out.obs, replies, strict=True)]
+            t2 = time.perf_counter()
+            assert len(gens) == len(obs) == episodes and not any(out.error)
+            policy_s += t1 - t0
+            engine_s += t2 - t1
+    return policy_s, engine_s
