@@ -276,6 +276,16 @@ def _traj_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    """GRPO: alternate rollouts and updates (the trainer package: pip install ./trainer)."""
+    try:
+        from codegym_trainer.loop import load_config, train
+    except ImportError:
+        raise ConfigError("codegym train needs the trainer: pip install './trainer'") from None
+    train(load_config(args.config))
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     """Launch a real SGLang server (GPU machines) with the flags codegym relies on."""
     import importlib.util
@@ -391,6 +401,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     tstats.add_argument("files", nargs="+")
     tstats.add_argument("--plot", default=None, help="write a PNG here")
     tstats.set_defaults(run=_traj_stats)
+    trainp = commands.add_parser("train", help="GRPO: rollouts and updates in a loop (needs ./trainer)")
+    trainp.add_argument("--config", required=True, help="a TOML file of codegym_trainer.loop.TrainConfig")
+    trainp.set_defaults(run=_train)
     serve = commands.add_parser("serve", help="launch a real SGLang server (GPU machines only)")
     serve.add_argument("model")
     serve.add_argument("--host", default="127.0.0.1")

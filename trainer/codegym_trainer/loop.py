@@ -1,0 +1,229 @@
+"""The training loop: rollout → filter → GRPO step → new weights to the policy, repeated.
+
+``codegym train --config CONFIG.toml`` (or ``python -m codegym_trainer.loop CONFIG.toml``)
+reads a :class:`TrainConfig`. With ``policy = "local"`` the trainer's model *is* the rollout
+policy (updated in place, ``weight_version`` bumped each step: the CPU path). With ``policy =
+"sglang://HOST:PORT"`` the trainer keeps its own copy, and after each step saves it, calls
+``/update_weights_from_disk`` and ``/flush_cache`` on the server (the GPU path; not runnable on
+a CPU-only machine beyond the stub). Every trajectory records the weight version it was sampled
+with; trajectories more than ``max_staleness`` versions old are dropped.
+
+Curriculum: each task's pass rate is tracked over its rollouts; once a task has at least
+``filter_min_attempts`` rollouts and was always or never solved, it is skipped (its group
+would have zero advantage anyway), as the CodeGym recipe does.
+
+Metrics per step go to ``OUT/metrics.jsonl`` and a PNG learning curve ``OUT/curve.png``;
+checkpoints to ``OUT/checkpoint.pt`` (resumed automatically).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import sys
+import time
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from codegym import datasets
+from codegym.chat import ChatCodec
+from codegym.policy import SamplingParams
+from codegym.policy.local import LocalPolicy
+from codegym.protocol import Trajectory, TrajectoryWriter
+from codegym.rollout import RolloutConfig, rollout
+
+from .data import collate
+from .grpo import (
+    Args,
+    group_advantages,
+    load_checkpoint,
+    make_optimizer,
+    save_checkpoint,
+    seed_everything,
+    train_step,
+)
+
+
+@dataclass
+class TrainConfig:
+    """What to train, on what, for how long."""
+
+    model: str
+    """A save_pretrained directory: the starting policy (and the KL reference)."""
+    out: str = "train-out"
+    """Output directory: metrics.jsonl, curve.png, checkpoint.pt, rollouts.msgpack."""
+    policy: str = "local"
+    """"local" (the trainer's model samples in-process) or "sglang://HOST:PORT"."""
+    dataset: str = "builtin"
+    split: str | None = "train"
+    envs: list[str] | None = None
+    steps: int = 10
+    tasks_per_step: int = 8
+    n: int = 4
+    """Rollouts per task (GRPO group size)."""
+    max_new_tokens: int = 64
+    temperature: float = 1.0
+    max_turns: int | None = None
+    max_total_tokens: int = 4096
+    max_staleness: int = 1
+    filter_min_attempts: int = 8
+    save_every: int = 5
+    grpo: Args = field(default_factory=Args)
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    raw = tomllib.loads(Path(path).read_text())
+    grpo = Args(**raw.pop("grpo", {}))
+    return TrainConfig(**raw, grpo=grpo)
+
+
+class PassRates:
+    """Per-task success counts from rollouts (the best-of-k filter)."""
+
+    def __init__(self) -> None:
+        self.tries: dict[str, int] = {}
+        self.wins: dict[str, int] = {}
+
+    def add(self, trajectories: list[Trajectory]) -> None:
+        for t in trajectories:
+            self.tries[t.task.ability] = self.tries.get(t.task.ability, 0) + 1
+            self.wins[t.task.ability] = self.wins.get(t.task.ability, 0) + int(t.reward == 1.0)
+
+    def informative(self, ability: str, min_attempts: int) -> bool:
+        tries = self.tries.get(ability, 0)
+        return tries < min_attempts or 0 < self.wins.get(ability, 0) < tries
+
+
+def train(config: TrainConfig) -> list[dict[str, Any]]:
+    """Run the loop; return the per-step metrics."""
+    from transformers import AutoModelForCausalLM
+
+    seed_everything(config.grpo.seed)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = datasets.load(config.dataset, split=config.split, envs=config.envs)
+    local = LocalPolicy(config.model, seed=config.grpo.seed)
+    model = local.model
+    policy: Any = local
+    if config.policy != "local":
+        from codegym.policy import from_uri
+
+        policy = from_uri(config.policy)
+    ref_model = AutoModelForCausalLM.from_pretrained(config.model).eval() if config.grpo.kl_coef else None  # type: ignore[no-untyped-call]
+    optimizer, scheduler = make_optimizer(model, config.grpo)
+    step = 0
+    checkpoint = out / "checkpoint.pt"
+    if checkpoint.is_file():
+        step = load_checkpoint(checkpoint, model, optimizer, scheduler)
+        policy.weight_version = step
+    codec = ChatCodec(local.tokenizer)
+    rates = PassRates()
+    rng = random.Random(config.grpo.seed + step)
+    rollout_config = RolloutConfig(
+        n=config.n,
+        sampling=SamplingParams(max_new_tokens=config.max_new_tokens, temperature=config.temperature),
+        max_turns=config.max_turns,
+        max_total_tokens=config.max_total_tokens,
+        seed=config.grpo.seed,
+    )
+    history: list[dict[str, Any]] = []
+    metrics_file = (out / "metrics.jsonl").open("a")
+    with TrajectoryWriter(out / "rollouts.msgpack") as writer:
+        while step < config.steps:
+            t0 = time.perf_counter()
+            pool = [i for i in data.instances if rates.informative(i.ability, config.filter_min_attempts)]
+            if not pool:
+                print("every task is always or never solved: stopping", file=sys.stderr)
+                break
+            tasks = rng.sample(pool, min(config.tasks_per_step, len(pool)))
+            model.eval()
+            trajs, rstats = asyncio.run(rollout(data, policy, codec, rollout_config, instances=tasks))
+            rates.add(trajs)
+            for t in trajs:  # a resumable log of everything sampled, across steps
+                writer.write(t)
+            fresh = [t for t in trajs if policy.weight_version - t.weight_version <= config.max_staleness]
+            adv = group_advantages(
+                [t.reward for t in fresh],
+                [t.task.group for t in fresh],
+                normalize_std=config.grpo.normalize_std,
+                eps=config.grpo.adv_eps,
+            )
+            batch = collate(fresh, adv, pad_id=local.pad_id)
+            stats = train_step(model, optimizer, scheduler, batch, config.grpo, ref_model=ref_model)
+            model.eval()
+            step += 1
+            policy.weight_version = step
+            if config.policy != "local":
+                weights = out / "weights"
+                model.save_pretrained(weights)
+                local.tokenizer.save_pretrained(weights)
+                asyncio.run(_push(policy, str(weights), step))
+            row = {
+                "step": step,
+                "reward": sum(t.reward for t in trajs) / len(trajs),
+                "success": sum(t.reward == 1.0 for t in trajs) / len(trajs),
+                "turns": sum(len(t.turns) for t in trajs) / len(trajs),
+                "tokens": sum(t.num_generated for t in trajs) / len(trajs),
+                "dropped_stale": len(trajs) - len(fresh),
+                "tasks_left": len(pool),
+                "seconds": time.perf_counter() - t0,
+                "rollout_seconds": rstats.wall_seconds,
+                **stats,
+            }
+            history.append(row)
+            metrics_file.write(json.dumps(row) + "\n")
+            metrics_file.flush()
+            print(
+                f"step {step}: success {row['success']:.2f} reward {row['reward']:.2f} "
+                f"loss {row['loss']:.4f} kl {row['kl']:.4f} clip {row['clip_frac']:.3f} "
+                f"grad {row['grad_norm']:.3f} ({row['seconds']:.1f} s)",
+                flush=True,
+            )
+            if step % config.save_every == 0 or step == config.steps:
+                save_checkpoint(checkpoint, model, optimizer, scheduler, step, config.grpo)
+    metrics_file.close()
+    plot(out / "metrics.jsonl", out / "curve.png")
+    (out / "config.json").write_text(json.dumps(asdict(config), indent=2, default=str))
+    return history
+
+
+async def _push(policy: Any, path: str, version: int) -> None:
+    await policy.update_weights_from_disk(path, weight_version=version)
+    await policy.flush_cache()
+
+
+def plot(metrics: Path, png: Path) -> Path:
+    """Success rate and reward per step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot([r["step"] for r in rows], [r["success"] for r in rows], label="success rate")
+    ax.plot([r["step"] for r in rows], [r["reward"] for r in rows], label="mean reward", alpha=0.6)
+    ax.set_xlabel("GRPO step")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return png
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m codegym_trainer.loop CONFIG.toml", file=sys.stderr)
+        return 2
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    train(load_config(argv[0]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
