@@ -33,12 +33,9 @@ NEW_TOKENS = 32
 
 @pytest.fixture(scope="module")
 def tiny_model() -> Path:
-    from codegym.testing.tiny import make_tiny_model
+    from codegym.testing.tiny import cached_tiny_model
 
-    path = Path(codegym.cache_dir()) / "tiny-model-v1"
-    if not (path / "model.safetensors").is_file():
-        make_tiny_model(path)
-    return path
+    return cached_tiny_model()
 
 
 def test_engine_overhead_per_turn(benchmark: Any, tiny_model: Path) -> None:

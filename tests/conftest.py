@@ -42,9 +42,6 @@ def tiny_model() -> Path:
     in the codegym cache dir (nothing is downloaded). Skips when the [train] extra is absent."""
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    from codegym.testing.tiny import make_tiny_model
+    from codegym.testing.tiny import cached_tiny_model
 
-    path = Path(codegym.cache_dir()) / "tiny-model-v1"
-    if not (path / "model.safetensors").is_file():
-        make_tiny_model(path)
-    return path
+    return cached_tiny_model()

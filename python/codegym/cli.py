@@ -105,7 +105,7 @@ def _tasks_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pick(data: datasets.Dataset, ref: str) -> datasets.TaskInstance:
+def _find_task(data: datasets.Dataset, ref: str) -> datasets.TaskInstance:
     """A task by index, by ability / task string, or the first task of an env."""
     if ref.isdigit():
         index = int(ref)
@@ -120,7 +120,7 @@ def _pick(data: datasets.Dataset, ref: str) -> datasets.TaskInstance:
 
 def _tasks_show(args: argparse.Namespace) -> int:
     data = datasets.load(args.dataset)
-    inst = _pick(data, args.task)
+    inst = _find_task(data, args.task)
     if args.format == "json":
         print(msgspec.json.format(msgspec.json.encode(inst)).decode())
     elif args.format == "openai":
@@ -146,7 +146,7 @@ def _play(args: argparse.Namespace) -> int:
     """A human plays one task: type a tool call per turn (model text, a JSON action, or the short
     form ``Name {"arg": 1}``); the transcript is printed as the model would see it."""
     data = datasets.load(args.dataset)
-    inst = _pick(data, args.task)
+    inst = _find_task(data, args.task)
     with EpisodeRunner(data, [inst], num_threads=1) as runner:
         (ep,) = runner.start()
         for m in ep.messages:

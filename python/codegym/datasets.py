@@ -221,7 +221,7 @@ def _builtin() -> Dataset:
                 plugin_call_max_round=max_rounds,
             )
         )
-    return Dataset(instances, dict(sources), "builtin")
+    return Dataset(instances, dict(sources), "builtin", _tools=tools)
 
 
 def _load_path(path: Path) -> Dataset:

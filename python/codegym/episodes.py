@@ -123,10 +123,10 @@ class EpisodeRunner:
         self.max_parse_failures = max_parse_failures
         self.paraphrase_tools = paraphrase_tools
         self.seed = seed
-        specs = [dataset.spec(inst, seed + i) for i, inst in enumerate(self.instances)]
-        if pool is not None and len(pool) != len(specs):
-            raise ConfigError(f"the pool has {len(pool)} envs for {len(specs)} instances")
-        self.pool = pool if pool is not None else EnvPool(specs, num_threads=num_threads, limits=limits)
+        self.specs = [dataset.spec(inst, seed + i) for i, inst in enumerate(self.instances)]
+        if pool is not None and len(pool) != len(self.specs):
+            raise ConfigError(f"the pool has {len(pool)} envs for {len(self.specs)} instances")
+        self.pool = pool if pool is not None else EnvPool(self.specs, num_threads=num_threads, limits=limits)
         self.episodes: list[Episode] = []
         self.env_seconds = 0.0
 
@@ -245,8 +245,7 @@ class OraclePolicy:
 
     def __init__(self, runner: EpisodeRunner, call_format: str = "codegym") -> None:
         self.call_format = call_format
-        specs = [runner.dataset.spec(inst, runner.seed + i) for i, inst in enumerate(runner.instances)]
-        with EnvPool(specs, num_threads=runner.pool.num_threads, limits=runner.pool.limits) as pool:
+        with EnvPool(runner.specs, num_threads=runner.pool.num_threads, limits=runner.pool.limits) as pool:
             solved = pool.solve(record=True)
         self.actions: list[list[str] | None] = list(solved.actions)
         self.errors = list(solved.error)

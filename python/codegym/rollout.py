@@ -67,7 +67,10 @@ class RolloutStats:
     episodes: int = 0
     turns: int = 0
     policy_seconds: float = 0.0
-    engine_seconds: float = 0.0  # parse + env step + observation rendering/tokenizing
+    # parse + send + observation tokens + time in recv, which includes waiting for env results
+    # while generations run (so it overlaps policy time); benches/test_rollout.py times the
+    # engine's own share of a turn
+    engine_seconds: float = 0.0
     wall_seconds: float = 0.0
     finish: dict[str, int] = field(default_factory=dict)
     rewards: list[float] = field(default_factory=list)
@@ -144,15 +147,7 @@ class _Rollout:
         specs = [dataset.spec(inst, config.seed + g) for g, inst in enumerate(self.instances)]
         self.pool = EnvPool(specs, num_threads=num_threads, limits=limits)
         stop_ids = sorted(set(config.sampling.stop_token_ids) | set(codec.stop_token_ids))
-        self.sampling = SamplingParams(
-            max_new_tokens=config.sampling.max_new_tokens,
-            temperature=config.sampling.temperature,
-            top_p=config.sampling.top_p,
-            top_k=config.sampling.top_k,
-            stop=config.sampling.stop,
-            stop_token_ids=stop_ids,
-            seed=config.sampling.seed,
-        )
+        self.sampling = msgspec.structs.replace(config.sampling, stop_token_ids=stop_ids)
         self.ready: deque[_Live] = deque()
         self.live = 0
         self.in_env: dict[int, _Live] = {}  # registered before their send() so no result is orphaned
@@ -335,12 +330,13 @@ class _Rollout:
     def _finish(self, ep: _Live, reason: str, error: str | None = None) -> None:
         ep.finish = reason
         self.live -= 1
+        prompt_len = len(ep.token_ids) - len(ep.loss_mask)  # loss_mask starts after the prompt
         traj = Trajectory(
             task=ep.ref,
             token_ids=ep.token_ids,
-            loss_mask=[0] * _prompt_len(ep) + ep.loss_mask,
-            logprobs=[0.0] * _prompt_len(ep) + ep.logprobs,
-            prompt_len=_prompt_len(ep),
+            loss_mask=[0] * prompt_len + ep.loss_mask,
+            logprobs=[0.0] * prompt_len + ep.logprobs,
+            prompt_len=prompt_len,
             prompt_text=ep.prompt_text,
             turns=ep.turns,
             reward=ep.reward if reason == "done" else 0.0,
@@ -358,7 +354,3 @@ class _Rollout:
         self.stats.rewards.append(traj.reward)
         if self.on_episode is not None:
             self.on_episode(traj)
-
-
-def _prompt_len(ep: _Live) -> int:
-    return len(ep.token_ids) - len(ep.loss_mask)

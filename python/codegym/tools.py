@@ -143,7 +143,6 @@ def _dispatched_names(cls: ast.ClassDef) -> list[str] | None:
 def _tool(name: str, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> Tool:
     doc = ast.get_docstring(fn) or ""
     description, sections = _split_sections(doc)
-    documented = {m.group(1): m for m in map(_ARG.match, sections.get("args", [])) if m}
     arg_docs = _arg_docs(sections.get("args", []))
     positional = fn.args.posonlyargs + fn.args.args
     defaults_from = len(positional) - len(fn.args.defaults)
@@ -151,17 +150,18 @@ def _tool(name: str, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> Tool:
     for i, arg in enumerate(positional):
         if i == 0 and arg.arg in ("self", "cls"):
             continue
-        type_ = ""
-        if arg.arg in documented and documented[arg.arg].group(2):
-            type_ = documented[arg.arg].group(2).strip()
-        elif arg.annotation is not None:
-            type_ = ast.unparse(arg.annotation)
-        params.append(Param(arg.arg, type_, arg_docs.get(arg.arg, ""), required=i < defaults_from))
+        params.append(_param(arg, arg_docs, required=i < defaults_from))
     for arg, default in zip(fn.args.kwonlyargs, fn.args.kw_defaults, strict=True):
-        type_ = ast.unparse(arg.annotation) if arg.annotation is not None else ""
-        params.append(Param(arg.arg, type_, arg_docs.get(arg.arg, ""), required=default is None))
+        params.append(_param(arg, arg_docs, required=default is None))
     returns = "\n".join(sections.get("returns", [])).strip()
     return Tool(name, description, tuple(params), _dedent(returns))
+
+
+def _param(arg: ast.arg, arg_docs: dict[str, tuple[str, str]], required: bool) -> Param:
+    """A parameter: its type from the docstring's Args entry, else from its annotation."""
+    documented_type, text = arg_docs.get(arg.arg, ("", ""))
+    annotation = ast.unparse(arg.annotation) if arg.annotation is not None else ""
+    return Param(arg.arg, documented_type or annotation, text, required)
 
 
 def _split_sections(doc: str) -> tuple[str, dict[str, list[str]]]:
@@ -182,26 +182,25 @@ def _split_sections(doc: str) -> tuple[str, dict[str, list[str]]]:
     return " ".join(" ".join(description).split()), sections
 
 
-def _arg_docs(lines: list[str]) -> dict[str, str]:
-    """``name -> description`` from an Args section, joining continuation lines."""
-    out: dict[str, str] = {}
+def _arg_docs(lines: list[str]) -> dict[str, tuple[str, str]]:
+    """``name -> (type, description)`` from an Args section: entries are the lines at the
+    section's first indentation; deeper lines continue the entry before them."""
+    out: dict[str, tuple[str, str]] = {}
+    entry_indent = next((_indent(x) for x in lines if x.strip()), 0)
     last = None
     for line in lines:
         m = _ARG.match(line)
-        if m and (last is None or _indent(line) <= _indent_of_first(lines)):
+        if m and (last is None or _indent(line) <= entry_indent):
             last = m.group(1)
-            out[last] = m.group(3).strip()
+            out[last] = ((m.group(2) or "").strip(), m.group(3).strip())
         elif last is not None and line.strip():
-            out[last] = f"{out[last]} {line.strip()}"
+            type_, text = out[last]
+            out[last] = (type_, f"{text} {line.strip()}")
     return out
 
 
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip())
-
-
-def _indent_of_first(lines: list[str]) -> int:
-    return next((_indent(x) for x in lines if x.strip()), 0)
 
 
 def _dedent(text: str) -> str:

@@ -26,6 +26,15 @@ class Batch:
     def __len__(self) -> int:
         return int(self.input_ids.shape[0])
 
+    def to(self, device: torch.device) -> Batch:
+        return Batch(
+            self.input_ids.to(device),
+            self.attention_mask.to(device),
+            self.loss_mask.to(device),
+            self.old_logprobs.to(device),
+            self.advantages.to(device),
+        )
+
     def rows(self, index: slice) -> Batch:
         return Batch(
             self.input_ids[index],

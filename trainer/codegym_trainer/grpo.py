@@ -167,13 +167,7 @@ def train_step(
     optimizer.zero_grad(set_to_none=True)
     sums = {"loss": 0.0, "pg_loss": 0.0, "kl": 0.0, "entropy": 0.0, "clip_frac": 0.0}
     for start in range(0, len(shard), args.micro_batch):
-        mb = shard.rows(slice(start, start + args.micro_batch))
-        mb = Batch(
-            *(
-                x.to(device)
-                for x in (mb.input_ids, mb.attention_mask, mb.loss_mask, mb.old_logprobs, mb.advantages)
-            )
-        )
+        mb = shard.rows(slice(start, start + args.micro_batch)).to(device)
         with autocast:
             logp, entropy = token_logprobs(model, mb)
         pg, clipped = policy_loss(logp, mb.old_logprobs, mb.advantages, args)

@@ -28,7 +28,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from codegym import datasets
 from codegym.chat import ChatCodec
 from codegym.policy import SamplingParams
@@ -220,7 +219,6 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) != 1:
         print("usage: python -m codegym_trainer.loop CONFIG.toml", file=sys.stderr)
         return 2
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     train(load_config(argv[0]))
     return 0
 

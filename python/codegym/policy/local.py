@@ -149,8 +149,8 @@ class LocalPolicy:
             filtered[filtered < kth] = float("-inf")
         if params.top_p < 1.0:
             sorted_logp, order = torch.sort(filtered, descending=True, dim=-1)
-            cumulative = sorted_logp.softmax(dim=-1).cumsum(dim=-1)
-            drop = cumulative - sorted_logp.softmax(dim=-1) > params.top_p
+            sorted_probs = sorted_logp.softmax(dim=-1)
+            drop = sorted_probs.cumsum(dim=-1) - sorted_probs > params.top_p  # mass before each token
             sorted_logp[drop] = float("-inf")
             filtered = torch.full_like(filtered, float("-inf")).scatter(-1, order, sorted_logp)
         probs = filtered.softmax(dim=-1)

@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-__all__ = ["CHAT_TEMPLATE", "SPECIAL_TOKENS", "make_tiny_model"]
+__all__ = ["CHAT_TEMPLATE", "SPECIAL_TOKENS", "cached_tiny_model", "make_tiny_model"]
 
 SPECIAL_TOKENS = [
     "<|endoftext|>",
@@ -103,6 +103,16 @@ def make_tiny_model(path: str | Path, *, vocab_size: int = 1024, seed: int = 0, 
         json.dumps({"seed": seed, "vocab_size": vocab_size, "hidden": hidden})
     )
     return out
+
+
+def cached_tiny_model() -> Path:
+    """The default tiny model, built once into the codegym cache directory."""
+    from .._core import cache_dir
+
+    path = Path(cache_dir()) / "tiny-model-v1"
+    if not (path / "model.safetensors").is_file():
+        make_tiny_model(path)
+    return path
 
 
 if __name__ == "__main__":
