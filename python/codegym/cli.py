@@ -251,7 +251,7 @@ def _rollout(args: argparse.Namespace) -> int:
             print(
                 f"{len(trajs)} new trajectories ({before} already in {out}); success {solved}/{len(trajs)}; "
                 f"{stats.turns} turns in {stats.wall_seconds:.1f} s; policy {stats.policy_seconds:.1f} s, "
-                f"engine (parse + step + observation tokens) {stats.engine_seconds:.2f} s; "
+                f"engine incl. waits for env results {stats.engine_seconds:.2f} s; "
                 f"finish: {dict(sorted(stats.finish.items()))}"
             )
             return len(trajs), solved, stats.wall_seconds
