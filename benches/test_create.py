@@ -98,6 +98,8 @@ def test_verify_process_per_task(benchmark: Any, tasks: list[codegym.builtin.Tas
 
     benchmark.pedantic(run, rounds=3, warmup_rounds=1)
     record(benchmark, "verify", PROCESS_PER_TASK, len(tasks))
+    # The same baseline for `codegym verify` end to end (benches/test_verify.py).
+    record(benchmark, "verify cmd", PROCESS_PER_TASK, len(tasks))
 
 
 def test_verify_in_process(benchmark: Any, tasks: list[codegym.builtin.Task]) -> None:

@@ -9,11 +9,13 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import msgspec
 from tqdm import tqdm
 
 from . import __version__, datasets
+from ._core import Limits
 from .episodes import EpisodeRunner, OraclePolicy
 from .errors import CodegymError, ConfigError
 from .prompts import render_call
@@ -307,6 +309,73 @@ def _serve(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def _synth(args: argparse.Namespace) -> int:
+    """Run synthesis stages (each resumes from what OUT already holds); print their reports."""
+    from . import synth
+
+    stages = list(synth.STAGES) if args.stage == "run" else [args.stage]
+    if args.stage == "run" and args.stages:
+        stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    limits: dict[str, Any] = {}
+    if args.fuel is not None or args.memory_mb is not None:
+        # One budget for every sandboxed call (env load/step/solve, one solver replay).
+        env_limits, solver_limits = synth.default_env_limits(), synth.default_solver_limits()
+        fuel = args.fuel
+        memory = args.memory_mb << 20 if args.memory_mb is not None else env_limits.memory_bytes
+        limits["env_limits"] = Limits(
+            memory_bytes=memory,
+            fuel_per_load=fuel or env_limits.fuel_per_load,
+            fuel_per_step=fuel or env_limits.fuel_per_step,
+            fuel_per_solve=fuel or env_limits.fuel_per_solve,
+            wall_time_ms=env_limits.wall_time_ms,
+        )
+        limits["solver_limits"] = Limits(
+            memory_bytes=memory,
+            fuel_per_load=fuel or solver_limits.fuel_per_load,
+            fuel_per_step=fuel or solver_limits.fuel_per_step,
+            wall_time_ms=solver_limits.wall_time_ms,
+            max_obs_bytes=solver_limits.max_obs_bytes,
+        )
+    config = synth.SynthConfig(
+        Path(args.out),
+        problems=Path(args.problems) if args.problems else None,
+        k=args.k,
+        solver_samples=args.solvers,
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        min_rounds=args.min_rounds,
+        max_rounds=args.max_rounds,
+        threads=args.threads,
+        progress=not args.quiet,
+        **limits,
+    )
+    needs_llm = any(s in ("generate", "configs", "solvers") for s in stages)
+    if needs_llm and not args.llm:
+        raise ConfigError(
+            f"stage(s) {', '.join(stages)} need --llm (openai://..., sglang://... or recorded:DIR)"
+        )
+    llm = synth.from_uri(args.llm, max_concurrency=args.concurrency) if args.llm else None
+    reports = synth.run(config, llm, stages, on_report=lambda r: print(r.render(), flush=True))
+    if "export" in stages:
+        print(f"dataset: {config.dataset_dir or config.out / 'dataset'}")
+    return 0 if reports else 1
+
+
+def _verify(args: argparse.Namespace) -> int:
+    """Run every task's solve() in the sandbox; exit 1 if any task fails to verify."""
+    from .verify import verify
+
+    data = datasets.load(args.dataset)
+    with tqdm(total=len(data), unit="task", desc="verify", disable=args.quiet) as bar:
+        report = verify(
+            data, threads=args.threads, check_rounds=not args.no_check_rounds, on_batch=bar.update
+        )
+    print(report.summary())
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
+    return 0 if report.ok else 1
+
+
 def _find_benches(path: str | None) -> Path | None:
     """The benchmark suite: ``--path``, else ``./benches``, else the source tree of this package."""
     source_tree = Path(__file__).resolve().parents[2]
@@ -416,6 +485,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     play.add_argument("task", help="index, task string EnvName@{...}, ability or env name")
     play.add_argument("--dataset", default="builtin")
     play.set_defaults(run=_play)
+    synthp = commands.add_parser(
+        "synth", help="coding problems -> LLM-written envs, checked and verified in the sandbox"
+    )
+    synthp.add_argument(
+        "stage",
+        choices=["run", "generate", "check", "configs", "solvers", "export"],
+        help="one stage, or run (all, or those in --stages); every stage resumes from OUT",
+    )
+    synthp.add_argument("--problems", default=None, help="problems .jsonl/.parquet (generate stage)")
+    synthp.add_argument(
+        "--llm", default=None, help="openai://HOST:PORT/v1[#model], sglang://HOST:PORT, recorded:DIR"
+    )
+    synthp.add_argument("--out", required=True, help="output directory (stage files, cache, dataset/)")
+    synthp.add_argument("--stages", default=None, help="with run: comma-separated stages")
+    synthp.add_argument("--k", type=int, default=4, help="env samples per problem")
+    synthp.add_argument("--solvers", type=int, default=4, help="solver samples per env")
+    synthp.add_argument("--temperature", type=float, default=0.8)
+    synthp.add_argument("--max-tokens", type=int, default=8192)
+    synthp.add_argument("--concurrency", type=int, default=16, help="LLM requests in flight")
+    synthp.add_argument("--min-rounds", type=int, default=10, help="export: solve_fc_round >= N")
+    synthp.add_argument("--max-rounds", type=int, default=256, help="export: solve_fc_round <= N")
+    synthp.add_argument("--threads", type=int, default=None, help="sandbox threads (default: all cores)")
+    synthp.add_argument(
+        "--fuel", type=int, default=None, help="fuel of every sandboxed call (default: per-call defaults)"
+    )
+    synthp.add_argument("--memory-mb", type=int, default=None, help="memory per sandbox (default 256)")
+    synthp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    synthp.set_defaults(run=_synth)
+    verifyp = commands.add_parser("verify", help="run every task's solve() oracle in the sandbox")
+    verifyp.add_argument("dataset", help="builtin, a dataset directory or an instance file")
+    verifyp.add_argument("--json", default=None, help="also write the report as JSON here")
+    verifyp.add_argument("--threads", type=int, default=None)
+    verifyp.add_argument(
+        "--no-check-rounds", action="store_true", help="do not compare solve() steps with solve_fc_round"
+    )
+    verifyp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    verifyp.set_defaults(run=_verify)
     bench = commands.add_parser(
         "bench", help="measure codegym beside its baselines (in-process, process per env, HTTP, ...)"
     )
