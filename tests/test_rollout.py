@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import codegym
@@ -23,9 +22,9 @@ from codegym.protocol import Trajectory, read_trajectories
 pytest.importorskip("torch")
 
 from codegym.chat import ChatCodec  # noqa: E402
-from codegym.policy import Generation, SamplingParams  # noqa: E402
+from codegym.policy import SamplingParams  # noqa: E402
+from codegym.policy.oracle import OracleTokenPolicy  # noqa: E402
 from codegym.policy.sglang import SGLangPolicy  # noqa: E402
-from codegym.prompts import render_call  # noqa: E402
 from codegym.rollout import RolloutConfig, rollout  # noqa: E402
 from codegym.testing.sglang_stub import SGLangStub  # noqa: E402
 
@@ -63,43 +62,11 @@ def check_token_stream(t: Trajectory, codec: ChatCodec) -> None:
     assert all(lp == 0.0 for lp, m in zip(t.logprobs, t.loss_mask, strict=True) if m == 0)
 
 
-class OracleTokens:
-    """A token policy that writes each episode's recorded oracle call, then the end-of-turn
-    token: exercises the whole token path with replies that solve the task."""
-
-    name = "oracle-tokens"
-    weight_version = 3
-
-    def __init__(self, data: datasets.Dataset, codec: ChatCodec) -> None:
-        with codegym.EnvPool(data.specs()) as pool:
-            self.actions = pool.solve(record=True).actions
-        self.codec = codec
-        self.turn: dict[str, int] = {}
-
-    async def generate(
-        self, prompts: Sequence[Sequence[int]], params: SamplingParams, keys: Sequence[str] | None = None
-    ) -> list[Generation]:
-        assert keys is not None
-        out = []
-        for key in keys:
-            group = int(key[1:].split("s")[0])
-            n = self.turn.get(key, 0)
-            self.turn[key] = n + 1
-            trace = self.actions[group]
-            assert trace is not None
-            ids = self.codec.encode(render_call(trace[n])) + self.codec.stop_token_ids
-            out.append(Generation(ids, [-0.5] * len(ids), "stop"))
-        return out
-
-    async def aclose(self) -> None:
-        return None
-
-
 def test_oracle_tokens_solve_every_held_out_task_in_groups(
     tokenizer: object, test_split: datasets.Dataset
 ) -> None:
     codec = ChatCodec(tokenizer)
-    policy = OracleTokens(test_split, codec)
+    policy = OracleTokenPolicy(test_split, codec, weight_version=3, logprob=-0.5)
     config = RolloutConfig(n=3, max_total_tokens=1 << 20, max_episodes=64, max_batch=16)
     trajs, stats = asyncio.run(rollout(test_split, policy, codec, config))
     assert len(trajs) == 3 * len(test_split)
@@ -107,7 +74,7 @@ def test_oracle_tokens_solve_every_held_out_task_in_groups(
     assert all(t.reward == 1.0 and t.finish_reason == "done" for t in trajs), stats.finish
     for t in trajs:
         assert len(t.turns) == test_split[t.task.group].solve_fc_round
-        assert t.weight_version == 3 and t.policy == "oracle-tokens"
+        assert t.weight_version == 3 and t.policy == "oracle"
         assert t.turns[-1].observation_len == 0  # the episode ended with the answer
         check_token_stream(t, codec)
 

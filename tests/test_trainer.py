@@ -7,6 +7,7 @@ import os
 import socket
 from pathlib import Path
 
+import msgspec
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -209,6 +210,9 @@ n = 2
 max_new_tokens = 8
 max_turns = 2
 save_every = 1
+eval_dataset = "builtin"
+eval_split = "test"
+eval_n = 1
 
 [grpo]
 lr = 1e-4
@@ -226,3 +230,34 @@ micro_batch = 2
     assert main(["train", "--config", str(config)]) == 0  # resumes from the step-2 checkpoint
     steps = [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3]
+    evals = [json.loads(x) for x in (out / "eval.jsonl").read_text().splitlines()]
+    # held-out evaluation before the first step and after the last step of each run
+    assert [e["step"] for e in evals] == [0, 2, 3]
+    assert all(0.0 <= e["sampled_success"] <= 1.0 and e["greedy_episodes"] > 0 for e in evals)
+    assert (out / "model" / "model.safetensors").is_file()
+
+
+def test_sft_lowers_the_loss_of_the_generated_tokens() -> None:
+    """The warm start fits loss-mask-1 tokens; prompt/observation tokens are never targets: a
+    change to a trailing mask-0 token leaves the loss unchanged."""
+    from codegym_trainer.sft import SFTArgs, sft, sft_step
+
+    model = tiny_lm()
+    trajs = trajectories()
+    args = SFTArgs(steps=30, batch=6, micro_batch=3, lr=1e-2, warmup_steps=1)
+    history = sft(model, trajs, pad_id=0, args=args)
+    assert history[-1]["loss"] < 0.5 * history[0]["loss"]
+    probe = SFTArgs(lr=0.0, max_grad_norm=0.0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    base = sft_step(model, optimizer, trajs, 0, probe)["loss"]
+    changed = [
+        msgspec.structs.replace(
+            t, token_ids=t.token_ids[:-1] + [(t.token_ids[-1] + 1) % 64], loss_mask=t.loss_mask[:-1] + [0]
+        )
+        for t in trajs
+    ]
+    unmasked = [msgspec.structs.replace(t, loss_mask=t.loss_mask[:-1] + [0]) for t in trajs]
+    assert sft_step(model, optimizer, changed, 0, probe)["loss"] == pytest.approx(
+        sft_step(model, optimizer, unmasked, 0, probe)["loss"], rel=1e-6
+    )
+    assert base > 0

@@ -12,8 +12,9 @@ Curriculum: each task's pass rate is tracked over its rollouts; once a task has 
 ``filter_min_attempts`` rollouts and was always or never solved, it is skipped (its group
 would have zero advantage anyway), as the CodeGym recipe does.
 
-Metrics per step go to ``OUT/metrics.jsonl`` and a PNG learning curve ``OUT/curve.png``;
-checkpoints to ``OUT/checkpoint.pt`` (resumed automatically).
+Metrics per step go to ``OUT/metrics.jsonl``, held-out evaluations to ``OUT/eval.jsonl``, and
+a PNG learning curve to ``OUT/curve.png``; checkpoints to ``OUT/checkpoint.pt`` (resumed
+automatically); the final weights to ``OUT/model`` (``save_pretrained`` layout).
 """
 
 from __future__ import annotations
@@ -71,6 +72,15 @@ class TrainConfig:
     max_staleness: int = 1
     filter_min_attempts: int = 8
     save_every: int = 5
+    eval_dataset: str | None = None
+    """A dataset (builtin or a path) evaluated before the first step, every ``eval_every``
+    steps and after the last: success rate of ``eval_n`` samples per task at
+    ``eval_temperature`` (and greedy when ``eval_greedy``), written to ``OUT/eval.jsonl``."""
+    eval_split: str | None = None
+    eval_every: int = 0
+    eval_n: int = 4
+    eval_temperature: float = 1.0
+    eval_greedy: bool = True
     grpo: Args = field(default_factory=Args)
 
 
@@ -95,6 +105,35 @@ class PassRates:
     def informative(self, ability: str, min_attempts: int) -> bool:
         tries = self.tries.get(ability, 0)
         return tries < min_attempts or 0 < self.wins.get(ability, 0) < tries
+
+
+def evaluate(
+    data: datasets.Dataset,
+    policy: Any,
+    codec: ChatCodec,
+    *,
+    n: int,
+    temperature: float,
+    max_new_tokens: int,
+    max_total_tokens: int,
+    max_turns: int | None = None,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Success rate and mean reward/turns of ``n`` rollouts of every task of ``data``."""
+    config = RolloutConfig(
+        n=n,
+        sampling=SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature),
+        max_turns=max_turns,
+        max_total_tokens=max_total_tokens,
+        seed=seed,
+    )
+    trajs, _ = asyncio.run(rollout(data, policy, codec, config))
+    return {
+        "success": sum(t.reward == 1.0 for t in trajs) / len(trajs),
+        "reward": sum(t.reward for t in trajs) / len(trajs),
+        "turns": sum(len(t.turns) for t in trajs) / len(trajs),
+        "episodes": float(len(trajs)),
+    }
 
 
 def train(config: TrainConfig) -> list[dict[str, Any]]:
@@ -131,6 +170,40 @@ def train(config: TrainConfig) -> list[dict[str, Any]]:
     )
     history: list[dict[str, Any]] = []
     metrics_file = (out / "metrics.jsonl").open("a")
+    held_out = datasets.load(config.eval_dataset, split=config.eval_split) if config.eval_dataset else None
+    eval_file = (out / "eval.jsonl").open("a")
+
+    def run_eval() -> None:
+        if held_out is None:
+            return
+        model.eval()
+        row: dict[str, Any] = {"step": step}
+        settings = [("sampled", config.eval_temperature, config.eval_n)]
+        if config.eval_greedy:
+            settings.append(("greedy", 0.0, 1))
+        for name, temperature, n in settings:
+            result = evaluate(
+                held_out,
+                local,
+                codec,
+                n=n,
+                temperature=temperature,
+                max_new_tokens=config.max_new_tokens,
+                max_total_tokens=config.max_total_tokens,
+                max_turns=config.max_turns,
+                seed=10_000 + config.grpo.seed,
+            )
+            row.update({f"{name}_{k}": v for k, v in result.items()})
+        eval_file.write(json.dumps(row) + "\n")
+        eval_file.flush()
+        print(
+            f"eval @ step {step}: held-out success {row['sampled_success']:.3f} (T={config.eval_temperature})"
+            + (f", greedy {row['greedy_success']:.3f}" if config.eval_greedy else ""),
+            flush=True,
+        )
+
+    if step == 0:
+        run_eval()
     with TrajectoryWriter(out / "rollouts.msgpack") as writer:
         while step < config.steps:
             t0 = time.perf_counter()
@@ -184,8 +257,15 @@ def train(config: TrainConfig) -> list[dict[str, Any]]:
             )
             if step % config.save_every == 0 or step == config.steps:
                 save_checkpoint(checkpoint, model, optimizer, scheduler, step, config.grpo)
+            if config.eval_every and (step % config.eval_every == 0 or step == config.steps):
+                run_eval()
+    if held_out is not None and not config.eval_every:
+        run_eval()
     metrics_file.close()
-    plot(out / "metrics.jsonl", out / "curve.png")
+    eval_file.close()
+    model.save_pretrained(out / "model")
+    local.tokenizer.save_pretrained(out / "model")
+    plot(out / "metrics.jsonl", out / "curve.png", out / "eval.jsonl")
     (out / "config.json").write_text(json.dumps(asdict(config), indent=2, default=str))
     return history
 
@@ -195,8 +275,8 @@ async def _push(policy: Any, path: str, version: int) -> None:
     await policy.flush_cache()
 
 
-def plot(metrics: Path, png: Path) -> Path:
-    """Success rate and reward per step."""
+def plot(metrics: Path, png: Path, evals: Path | None = None) -> Path:
+    """Training success rate and reward per step, and held-out success when evaluated."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -204,8 +284,14 @@ def plot(metrics: Path, png: Path) -> Path:
 
     rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot([r["step"] for r in rows], [r["success"] for r in rows], label="success rate")
-    ax.plot([r["step"] for r in rows], [r["reward"] for r in rows], label="mean reward", alpha=0.6)
+    ax.plot([r["step"] for r in rows], [r["success"] for r in rows], label="train success (rollouts)")
+    ax.plot([r["step"] for r in rows], [r["reward"] for r in rows], label="train mean reward", alpha=0.6)
+    if evals is not None and evals.is_file():
+        ev = [json.loads(line) for line in evals.read_text().splitlines() if line.strip()]
+        ax.plot([r["step"] for r in ev], [r["sampled_success"] for r in ev], "o-", label="held-out success")
+        if ev and "greedy_success" in ev[0]:
+            ax.plot([r["step"] for r in ev], [r["greedy_success"] for r in ev], "s--", label="greedy")
+    ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("GRPO step")
     ax.legend()
     fig.tight_layout()

@@ -54,7 +54,9 @@ def _corpus() -> list[str]:
     return texts
 
 
-def make_tiny_model(path: str | Path, *, vocab_size: int = 1024, seed: int = 0, hidden: int = 64) -> Path:
+def make_tiny_model(
+    path: str | Path, *, vocab_size: int = 1024, seed: int = 0, hidden: int = 64, layers: int = 2
+) -> Path:
     """Write a tokenizer and a random tiny model to ``path`` (``save_pretrained`` layout);
     return ``path``. Deterministic for a given ``seed``."""
     import torch
@@ -88,7 +90,7 @@ def make_tiny_model(path: str | Path, *, vocab_size: int = 1024, seed: int = 0, 
         vocab_size=len(tokenizer),
         hidden_size=hidden,
         intermediate_size=hidden * 2,
-        num_hidden_layers=2,
+        num_hidden_layers=layers,
         num_attention_heads=4,
         num_key_value_heads=2,
         max_position_embeddings=8192,
@@ -100,7 +102,7 @@ def make_tiny_model(path: str | Path, *, vocab_size: int = 1024, seed: int = 0, 
     model = Qwen2ForCausalLM(config)
     model.save_pretrained(out)
     (out / "codegym_tiny.json").write_text(
-        json.dumps({"seed": seed, "vocab_size": vocab_size, "hidden": hidden})
+        json.dumps({"seed": seed, "vocab_size": vocab_size, "hidden": hidden, "layers": layers})
     )
     return out
 
