@@ -121,6 +121,15 @@ def _check(figure: str, baseline: str | None, bound: float) -> tuple[str, str]:
     return f"{ratio:.2f}× {baseline} (target ≥ {bound:g}×)", "PASS" if ratio >= bound else "MISS"
 
 
+# Benchmarks that load torch run last: forking from a process with torch loaded is ~25× slower,
+# which would slow the process-per-env and process-per-task baselines measured after them.
+TORCH_MODULES = ("test_rollout.py",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name in TORCH_MODULES)
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not RESULTS:
         return
