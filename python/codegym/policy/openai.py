@@ -22,7 +22,7 @@ from ..episodes import Episode
 from ..errors import PolicyError
 from ..tools import openai_tools
 
-__all__ = ["OpenAIChatPolicy"]
+__all__ = ["OpenAIChatPolicy", "post_chat_completions"]
 
 
 class OpenAIChatPolicy:
@@ -80,21 +80,39 @@ class OpenAIChatPolicy:
         }
         if self.tools:
             body["tools"] = openai_tools(ep.tools)
-        delay = 0.5
-        for attempt in range(self.retries + 1):
-            try:
-                response = await client.post("/chat/completions", json=body)
-            except httpx.TransportError as e:
-                if attempt == self.retries:
-                    raise PolicyError(f"chat/completions: {e!r}") from None
-            else:
-                if response.status_code < 400:
-                    return _text(response.json())
-                if response.status_code not in (429, 500, 502, 503, 504) or attempt == self.retries:
-                    raise PolicyError(f"chat/completions: HTTP {response.status_code}: {response.text[:300]}")
-            await asyncio.sleep(delay)
-            delay *= 2
-        raise PolicyError("chat/completions: retries exhausted")  # unreachable
+        return _text(await post_chat_completions(client, body, retries=self.retries, first_delay=0.5))
+
+
+RETRY_STATUS = (429, 500, 502, 503, 504)
+
+
+async def post_chat_completions(
+    client: httpx.AsyncClient,
+    body: dict[str, Any],
+    *,
+    retries: int,
+    first_delay: float,
+    max_delay: float = 60.0,
+    label: str = "chat/completions",
+) -> Any:
+    """``POST /chat/completions`` and return the decoded JSON, retrying transport errors, 429
+    and 5xx with exponential backoff (``first_delay`` doubling up to ``max_delay``); other
+    errors, and the last failed attempt, raise :class:`~codegym.errors.PolicyError`."""
+    delay = first_delay
+    for attempt in range(retries + 1):
+        try:
+            response = await client.post("/chat/completions", json=body)
+        except httpx.TransportError as e:
+            if attempt == retries:
+                raise PolicyError(f"{label}: {e!r}") from None
+        else:
+            if response.status_code < 400:
+                return response.json()
+            if response.status_code not in RETRY_STATUS or attempt == retries:
+                raise PolicyError(f"{label}: HTTP {response.status_code}: {response.text[:300]}")
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, max_delay)
+    raise PolicyError(f"{label}: retries exhausted")  # unreachable
 
 
 def _text(payload: Any) -> str:

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ..errors import ConfigError, PolicyError
+from ..policy.openai import post_chat_completions
 
 __all__ = ["LLM", "CachedLLM", "OpenAIChatLLM", "RecordedLLM", "cache_key", "from_uri"]
 
@@ -86,24 +87,14 @@ class OpenAIChatLLM:
         }
         async with self._slots:
             self.calls += 1
-            delay = 1.0
-            for attempt in range(self.retries + 1):
-                try:
-                    response = await self._client.post("/chat/completions", json=body)
-                except httpx.TransportError as e:
-                    if attempt == self.retries:
-                        raise PolicyError(f"{self.base_url}/chat/completions: {e!r}") from None
-                else:
-                    if response.status_code < 400:
-                        return _choices(response.json(), n)
-                    if response.status_code not in (429, 500, 502, 503, 504) or attempt == self.retries:
-                        raise PolicyError(
-                            f"{self.base_url}/chat/completions: HTTP {response.status_code}: "
-                            f"{response.text[:300]}"
-                        )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 60.0)
-        raise PolicyError("chat/completions: retries exhausted")  # unreachable
+            payload = await post_chat_completions(
+                self._client,
+                body,
+                retries=self.retries,
+                first_delay=1.0,
+                label=f"{self.base_url}/chat/completions",
+            )
+            return _choices(payload, n)
 
     async def aclose(self) -> None:
         await self._client.aclose()
