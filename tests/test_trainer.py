@@ -158,39 +158,137 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _gloo_worker(rank: int, world: int, port: int, out: str) -> None:
-    import torch.distributed as dist
+# The distributed runs: one optimiser step on 6 rows (data parallel), and FSDP2 steps on 5 rows,
+# so that rank 1 runs out of micro-batches first and must keep pace with a masked row; clipping
+# is tight enough to act, and the KL and entropy terms are on.
+DDP_ARGS = Args(lr=1e-2, micro_batch=2)
+FSDP_ARGS = Args(lr=1e-3, micro_batch=2, max_grad_norm=0.05, kl_coef=0.1, entropy_coef=0.01)
 
+
+def fsdp_batch() -> Batch:
+    return batch().rows(slice(0, 5))
+
+
+def _gloo_worker(rank: int, world: int, port: int, out: str) -> None:
+    import datetime
+
+    import torch.distributed as dist
+    from codegym_trainer.parallel import save_pretrained, shard_model
+
+    torch.set_num_threads(1)  # before any op: a forked child must not reuse the parent's OpenMP pool
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+    # a timeout turns a collective that one rank never joins into an error instead of a hang
+    dist.init_process_group("gloo", rank=rank, world_size=world, timeout=datetime.timedelta(seconds=60))
     try:
-        torch.set_num_threads(1)
-        args = Args(lr=1e-2, micro_batch=2)
         model = tiny_lm()
-        opt, sched = make_optimizer(model, args)
-        stats = train_step(model, opt, sched, batch(), args)
-        torch.save(
-            {"params": [p.detach() for p in model.parameters()], "stats": stats}, f"{out}/rank{rank}.pt"
-        )
+        opt, sched = make_optimizer(model, DDP_ARGS)
+        ddp = train_step(model, opt, sched, batch(), DDP_ARGS)
+        ddp_params = [p.detach() for p in model.parameters()]
+
+        def fsdp_steps(steps: int, resume: str | None = None) -> tuple[torch.nn.Module, dict[str, float]]:
+            seed_everything(0)
+            model = shard_model(tiny_lm())
+            opt, sched = make_optimizer(model, FSDP_ARGS)
+            if resume is not None:
+                load_checkpoint(resume, model, opt, sched)
+            for _ in range(steps):
+                stats = train_step(model, opt, sched, fsdp_batch(), FSDP_ARGS, ref_model=tiny_lm(seed=5))
+            if resume is None:
+                save_checkpoint(f"{out}/fsdp.pt", model, opt, sched, steps, FSDP_ARGS)
+                save_pretrained(model, f"{out}/hf")
+            return model, stats
+
+        model, fsdp = fsdp_steps(1)
+        fsdp_params = [p.full_tensor() for p in model.parameters()]  # all-gathered on every rank
+        assert all(len(p.to_local()) < len(p) for p in model.parameters() if p.dim())  # sharded
+        model, _ = fsdp_steps(1, resume=f"{out}/single.pt")  # written by one process
+        resumed = [p.full_tensor() for p in model.parameters()]
+        result = {"ddp": (ddp_params, ddp), "fsdp": (fsdp_params, fsdp), "resumed": resumed}
+        torch.save(result, f"{out}/rank{rank}.pt")
     finally:
         dist.destroy_process_group()
 
 
-def test_two_process_gloo_step_matches_one_process(tmp_path: Path) -> None:
-    import torch.multiprocessing as mp
-
-    mp.spawn(_gloo_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
-    r0 = torch.load(tmp_path / "rank0.pt", weights_only=False)
-    r1 = torch.load(tmp_path / "rank1.pt", weights_only=False)
-    for a, c in zip(r0["params"], r1["params"], strict=True):
-        assert torch.equal(a, c)  # all-reduced gradients: identical weights on both ranks
-    args = Args(lr=1e-2, micro_batch=2)
+def one_process(
+    args: Args, b: Batch, steps: int, ref_model: torch.nn.Module | None = None
+) -> tuple[list[torch.Tensor], dict[str, float]]:
+    seed_everything(0)
     model = tiny_lm()
     opt, sched = make_optimizer(model, args)
-    single = train_step(model, opt, sched, batch(), args)
-    for a, c in zip(r0["params"], model.parameters(), strict=True):
-        assert torch.allclose(a, c.detach(), atol=1e-6)  # and the same step as one process
-    assert r0["stats"]["pg_loss"] == pytest.approx(single["pg_loss"], abs=1e-6)
+    for _ in range(steps):
+        stats = train_step(model, opt, sched, b, args, ref_model=ref_model)
+    return [p.detach() for p in model.parameters()], stats
+
+
+@pytest.fixture(scope="module")
+def gloo_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, object]]]:
+    """Two gloo processes (forked: the parent has torch and transformers imported already)
+    running the data-parallel step, FSDP2 steps and checkpoints; each rank's results."""
+    import torch.multiprocessing as mp
+
+    out = tmp_path_factory.mktemp("gloo")
+    seed_everything(0)
+    model = tiny_lm()
+    opt, sched = make_optimizer(model, FSDP_ARGS)
+    train_step(model, opt, sched, fsdp_batch(), FSDP_ARGS, ref_model=tiny_lm(seed=5))
+    save_checkpoint(out / "single.pt", model, opt, sched, 1, FSDP_ARGS)
+    args = (2, _free_port(), str(out))
+    mp.start_processes(_gloo_worker, args=args, nprocs=2, join=True, start_method="fork")
+    return out, [torch.load(out / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
+
+
+def assert_close(a: list[torch.Tensor], b: list[torch.Tensor], atol: float = 1e-6) -> None:
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        assert torch.allclose(x, y, atol=atol, rtol=0)
+
+
+def test_two_process_gloo_step_matches_one_process(gloo_runs: tuple[Path, list[dict]]) -> None:
+    _, (r0, r1) = gloo_runs
+    (p0, stats), (p1, _) = r0["ddp"], r1["ddp"]
+    for a, c in zip(p0, p1, strict=True):
+        assert torch.equal(a, c)  # all-reduced gradients: identical weights on both ranks
+    single, single_stats = one_process(DDP_ARGS, batch(), 1)
+    assert_close(p0, single)  # and the same step as one process
+    assert stats["pg_loss"] == pytest.approx(single_stats["pg_loss"], abs=1e-6)
+
+
+def test_two_process_fsdp_step_matches_one_process(gloo_runs: tuple[Path, list[dict]]) -> None:
+    """FSDP2 over two gloo ranks, 5 rows (3 + 2, so rank 1 runs a masked micro-batch to keep
+    pace), clipping active: both ranks hold the same full weights, equal to one process's step,
+    with the same statistics."""
+    _, (r0, r1) = gloo_runs
+    (p0, stats0), (p1, stats1) = r0["fsdp"], r1["fsdp"]
+    for a, c in zip(p0, p1, strict=True):
+        assert torch.equal(a, c)
+    assert stats0 == stats1
+    single, single_stats = one_process(FSDP_ARGS, fsdp_batch(), 1, ref_model=tiny_lm(seed=5))
+    assert single_stats["grad_norm"] > FSDP_ARGS.max_grad_norm  # the clip acted
+    assert_close(p0, single)
+    # the grad norm (≈ 0.08) is what catches averaged instead of summed gradients: AdamW's first
+    # step barely depends on the gradient's scale
+    assert stats0 == pytest.approx(single_stats, abs=1e-6)
+
+
+def test_fsdp_checkpoints_load_in_one_process_and_back(gloo_runs: tuple[Path, list[dict]]) -> None:
+    """A checkpoint and save_pretrained weights written by FSDP hold the full state, readable
+    by one process; a one-process checkpoint resumes under FSDP to the same next step."""
+    from transformers import Qwen2ForCausalLM
+
+    out, (r0, r1) = gloo_runs
+    fsdp_params, _ = r0["fsdp"]
+    model = tiny_lm(seed=3)
+    opt, sched = make_optimizer(model, FSDP_ARGS)
+    assert load_checkpoint(out / "fsdp.pt", model, opt, sched) == 1
+    assert_close([p.detach() for p in model.parameters()], fsdp_params, atol=0.0)
+    # the full optimiser state came along: the next step is one process's second step
+    train_step(model, opt, sched, fsdp_batch(), FSDP_ARGS, ref_model=tiny_lm(seed=5))
+    two_steps, _ = one_process(FSDP_ARGS, fsdp_batch(), 2, ref_model=tiny_lm(seed=5))
+    assert_close([p.detach() for p in model.parameters()], two_steps)
+    assert_close(r0["resumed"], two_steps)  # and the other way round
+    assert_close(r1["resumed"], r0["resumed"], atol=0.0)
+    hf = Qwen2ForCausalLM.from_pretrained(out / "hf")
+    assert_close([p.detach() for p in hf.parameters()], fsdp_params, atol=0.0)
 
 
 def test_train_loop_smoke_and_resume(tiny_model: Path, tmp_path: Path) -> None:
@@ -235,6 +333,56 @@ micro_batch = 2
     assert [e["step"] for e in evals] == [0, 2, 3]
     assert all(0.0 <= e["sampled_success"] <= 1.0 and e["greedy_episodes"] > 0 for e in evals)
     assert (out / "model" / "model.safetensors").is_file()
+
+
+@pytest.mark.slow  # ~40 s: torchrun and two fresh interpreters importing torch and transformers
+def test_torchrun_fsdp_loop_resumes_in_one_process(tiny_model: Path, tmp_path: Path) -> None:
+    """`torchrun --nproc-per-node 2 -m codegym_trainer.loop` with parallel = "fsdp" on gloo: two
+    steps, metrics and weights written once (by rank 0), the full weights in OUT/model and in
+    the checkpoint, which a single data-parallel process then resumes for a third step."""
+    import subprocess
+    import sys
+
+    from codegym_trainer.loop import load_config, train
+    from transformers import AutoModelForCausalLM
+
+    out = tmp_path / "out"
+    config = tmp_path / "train.toml"
+    config.write_text(
+        f"""
+model = "{tiny_model}"
+out = "{out}"
+split = "train"
+envs = ["EditDistanceEnv", "HouseRobberEnv"]
+steps = 2
+tasks_per_step = 2
+n = 2
+max_new_tokens = 8
+max_turns = 1
+parallel = "fsdp"
+
+[grpo]
+lr = 1e-3
+kl_coef = 0.05
+entropy_coef = 0.01
+micro_batch = 1
+"""
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port"]
+    command += [str(_free_port()), "-m", "codegym_trainer.loop", str(config)]
+    subprocess.run(command, env=env, check=True, timeout=300)
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2] and all(r["grad_norm"] > 0 for r in rows)
+    start = AutoModelForCausalLM.from_pretrained(tiny_model).state_dict()
+    saved = AutoModelForCausalLM.from_pretrained(out / "model").state_dict()
+    checkpoint = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert checkpoint["step"] == 2 and set(checkpoint["model"]) == set(start)
+    assert all(torch.equal(saved[k], checkpoint["model"][k]) for k in saved)
+    assert not all(torch.equal(saved[k], start[k]) for k in saved)
+    resumed = load_config(config)
+    resumed.steps, resumed.parallel = 3, "ddp"
+    assert [r["step"] for r in train(resumed)] == [3]
 
 
 def test_sft_lowers_the_loss_of_the_generated_tokens() -> None:

@@ -14,9 +14,11 @@
    ``seq-mean`` (mean over each sequence's tokens, then over sequences).
 6. Micro-batches with gradient accumulation, gradient-norm clipping, AdamW with linear
    warm-up; bf16 autocast on CUDA. Under torch.distributed (gloo on CPU, NCCL on GPU) each rank
-   takes its shard of the batch and gradients are all-reduced (averaged) before the step.
-7. Checkpoints hold model, optimiser, scheduler, step and RNG states; resuming gives the same
-   next step as an uninterrupted run.
+   takes its shard of the batch rows and its loss is its share of the global mean, so the
+   ranks' gradients are summed: by an all-reduce here (data parallel), or by FSDP2's
+   reduce-scatter when the model was sharded with :func:`parallel.shard_model`.
+7. Checkpoints hold the full (unsharded) model and optimiser state, scheduler, step and RNG
+   states; resuming gives the same next step as an uninterrupted run, with or without FSDP.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
+from . import parallel
 from .data import Batch
 
 
@@ -141,12 +144,6 @@ def make_optimizer(model: torch.nn.Module, args: Args) -> tuple[torch.optim.Opti
     return optimizer, scheduler
 
 
-def _world() -> tuple[int, int]:
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
 def train_step(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -156,8 +153,15 @@ def train_step(
     ref_model: torch.nn.Module | None = None,
 ) -> dict[str, float]:
     """One optimiser step on ``batch`` (each rank of a distributed run takes its rows)."""
-    rank, world = _world()
+    rank, world = parallel.world()
+    sharded = parallel.is_sharded(model)
     shard = batch.rows(slice(rank, None, world)) if world > 1 else batch
+    # FSDP runs collectives in every forward and backward, so every rank must take the same
+    # number of micro-batches: a rank whose rows run out runs a fully masked row (zero loss,
+    # zero gradient) instead
+    rows_per_rank = -(-len(batch) // world) if sharded else len(shard)
+    idle = batch.rows(slice(0, 1))
+    idle.loss_mask = torch.zeros_like(idle.loss_mask)
     # normalisers over the *global* batch so that every rank's sum is its share of the mean
     total_tokens = float(batch.loss_mask.sum())
     total_rows = len(batch)
@@ -166,8 +170,9 @@ def train_step(
     model.train()
     optimizer.zero_grad(set_to_none=True)
     sums = {"loss": 0.0, "pg_loss": 0.0, "kl": 0.0, "entropy": 0.0, "clip_frac": 0.0}
-    for start in range(0, len(shard), args.micro_batch):
-        mb = shard.rows(slice(start, start + args.micro_batch)).to(device)
+    for start in range(0, rows_per_rank, args.micro_batch):
+        mb = shard.rows(slice(start, start + args.micro_batch)) if start < len(shard) else idle
+        mb = mb.to(device)
         with autocast:
             logp, entropy = token_logprobs(model, mb)
         pg, clipped = policy_loss(logp, mb.old_logprobs, mb.advantages, args)
@@ -186,12 +191,13 @@ def train_step(
             loss = loss + args.kl_coef * kl
         sums["loss"] += float(loss.detach())
         loss.backward()  # type: ignore[no-untyped-call]
-    if world > 1:
+    if world > 1 and not sharded:  # FSDP has reduce-scattered (summed) the gradients already
         for p in model.parameters():
             if p.grad is None:
                 p.grad = torch.zeros_like(p)
             dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)  # shares of a global mean: sum them
-        stats = torch.tensor([sums[k] for k in sums], dtype=torch.float64)
+    if world > 1:
+        stats = torch.tensor([sums[k] for k in sums], dtype=torch.float64, device=device)
         dist.all_reduce(stats, op=dist.ReduceOp.SUM)
         sums = dict(zip(sums, stats.tolist(), strict=True))
     grad_norm = torch.nn.utils.clip_grad_norm_(
@@ -218,30 +224,43 @@ def save_checkpoint(
     step: int,
     args: Args,
 ) -> None:
-    """Model, optimiser, scheduler, step, args and every RNG state, in one file."""
-    state = {
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "step": step,
-        "args": asdict(args),
-        "rng": {
-            "torch": torch.get_rng_state(),
-            "numpy": np.random.get_state(),
-            "random": random.getstate(),
-        },
-    }
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    torch.save(state, path)
+    """Full model and optimiser state (:func:`parallel.full_state`: unsharded, on CPU,
+    parameter-name keys), scheduler, step, args and every RNG state, in one file. A collective
+    under torch.distributed: every rank calls it, rank 0 writes (its RNG states), and all ranks
+    return once the file is complete."""
+    model_state, optimizer_state = parallel.full_state(model, optimizer)
+    rank, world = parallel.world()
+    if rank == 0:
+        state = {
+            "model": model_state,
+            "optimizer": optimizer_state,
+            "scheduler": scheduler.state_dict(),
+            "step": step,
+            "args": asdict(args),
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "numpy": np.random.get_state(),
+                "random": random.getstate(),
+            },
+        }
+        # write then rename: a crash mid-write leaves the previous checkpoint whole, and tensors
+        # still memory-mapped from it by load_checkpoint keep their (now unlinked) file
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(f"{path}.partial")
+        torch.save(state, partial)
+        partial.replace(path)
+    if world > 1:
+        dist.barrier()
 
 
 def load_checkpoint(
     path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any
 ) -> int:
-    """Restore everything :func:`save_checkpoint` wrote; return the step."""
-    state = torch.load(path, weights_only=False)
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
+    """Restore everything :func:`save_checkpoint` wrote, into a plain or an FSDP-sharded model
+    (whichever wrote it); return the step. Every rank reads the file (memory-mapped, so the
+    ranks of one machine share its pages) and keeps its shard."""
+    state = torch.load(path, weights_only=False, mmap=True)
+    parallel.load_full_state(model, optimizer, state["model"], state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["rng"]["torch"])
     np.random.set_state(state["rng"]["numpy"])

@@ -15,6 +15,12 @@ would have zero advantage anyway), as the CodeGym recipe does.
 Metrics per step go to ``OUT/metrics.jsonl``, held-out evaluations to ``OUT/eval.jsonl``, and
 a PNG learning curve to ``OUT/curve.png``; checkpoints to ``OUT/checkpoint.pt`` (resumed
 automatically); the final weights to ``OUT/model`` (``save_pretrained`` layout).
+
+Distributed: ``torchrun --nproc-per-node N -m codegym_trainer.loop CONFIG.toml`` runs the same
+loop on N ranks (``parallel = "ddp"`` or ``"fsdp"``, see :mod:`codegym_trainer.parallel`).
+Rank 0 alone rolls out, evaluates and writes metrics; it broadcasts each step's batch, every
+rank takes its rows of it in the GRPO step, and checkpoints and saved weights are gathered to
+rank 0 whole, so a run can resume with another world size or mode.
 """
 
 from __future__ import annotations
@@ -25,18 +31,22 @@ import random
 import sys
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch.distributed as dist
 from codegym import datasets
 from codegym.chat import ChatCodec
+from codegym.errors import ConfigError
 from codegym.policy import SamplingParams
 from codegym.policy.local import LocalPolicy
 from codegym.protocol import Trajectory, TrajectoryWriter
 from codegym.rollout import RolloutConfig, rollout
 
-from .data import collate
+from . import parallel
+from .data import Batch, collate
 from .grpo import (
     Args,
     group_advantages,
@@ -81,6 +91,10 @@ class TrainConfig:
     eval_n: int = 4
     eval_temperature: float = 1.0
     eval_greedy: bool = True
+    parallel: str = "ddp"
+    """How ranks share the model under ``torchrun``: "ddp" (the whole model on every rank,
+    gradients all-reduced; also the plain single-process run) or "fsdp" (FSDP2: parameters,
+    gradients and optimiser state sharded across ranks; needs torchrun, even for one rank)."""
     grpo: Args = field(default_factory=Args)
 
 
@@ -137,27 +151,63 @@ def evaluate(
 
 
 def train(config: TrainConfig) -> list[dict[str, Any]]:
-    """Run the loop; return the per-step metrics."""
+    """Run the loop; return the per-step metrics (on rank 0; other ranks return [])."""
     from transformers import AutoModelForCausalLM
 
+    if config.parallel not in parallel.PARALLEL:
+        raise ConfigError(f"parallel must be one of {parallel.PARALLEL}, not {config.parallel!r}")
+    device = parallel.init_from_env()
+    fsdp = config.parallel == "fsdp"
+    if fsdp and not dist.is_initialized():
+        raise ConfigError('parallel = "fsdp" shards over a process group: launch with torchrun')
+    rank, _ = parallel.world()
+    lead = rank == 0
     seed_everything(config.grpo.seed)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    data = datasets.load(config.dataset, split=config.split, envs=config.envs)
-    local = LocalPolicy(config.model, seed=config.grpo.seed)
-    model = local.model
-    policy: Any = local
-    if config.policy != "local":
-        from codegym.policy import from_uri
-
-        policy = from_uri(config.policy)
-    ref_model = AutoModelForCausalLM.from_pretrained(config.model).eval() if config.grpo.kl_coef else None  # type: ignore[no-untyped-call]
+    # the trainer's model: with "ddp" every rank loads the whole model and rank 0 samples from
+    # it in place; with "fsdp" every rank holds shards and rank 0 keeps a full copy to sample
+    # with (refreshed from the gathered weights after every step) or, with a server policy,
+    # only for its tokenizer, on CPU
+    local: LocalPolicy | None = None
+    if fsdp:
+        model = parallel.shard_model(AutoModelForCausalLM.from_pretrained(config.model).to(device))  # type: ignore[arg-type]
+        if lead:
+            sampler_device = str(device) if config.policy == "local" else "cpu"
+            local = LocalPolicy(config.model, device=sampler_device, seed=config.grpo.seed)
+    else:
+        local = LocalPolicy(config.model, device=str(device), seed=config.grpo.seed)
+        model = local.model
+    ref_model = None
+    if config.grpo.kl_coef:
+        ref_model = AutoModelForCausalLM.from_pretrained(config.model).to(device).eval()  # type: ignore[arg-type]
+        if fsdp:
+            parallel.shard_model(ref_model)
     optimizer, scheduler = make_optimizer(model, config.grpo)
     step = 0
     checkpoint = out / "checkpoint.pt"
     if checkpoint.is_file():
         step = load_checkpoint(checkpoint, model, optimizer, scheduler)
-        policy.weight_version = step
+
+    def sync_sampler() -> None:
+        """Hand the trainer's weights to the in-process sampler when they are not the same
+        tensors (FSDP): a collective, rank 0 copies the gathered full weights."""
+        if fsdp and config.policy == "local":
+            state, _ = parallel.full_state(model)
+            if local is not None:
+                local.model.load_state_dict(state)
+
+    sync_sampler()
+    if not lead:
+        return _follow(config, model, optimizer, scheduler, ref_model, step, sync_sampler)
+    assert local is not None
+    data = datasets.load(config.dataset, split=config.split, envs=config.envs)
+    policy: Any = local
+    if config.policy != "local":
+        from codegym.policy import from_uri
+
+        policy = from_uri(config.policy)
+    policy.weight_version = step
     codec = ChatCodec(local.tokenizer)
     rates = PassRates()
     rng = random.Random(config.grpo.seed + step)
@@ -176,7 +226,7 @@ def train(config: TrainConfig) -> list[dict[str, Any]]:
     def run_eval() -> None:
         if held_out is None:
             return
-        model.eval()
+        local.model.eval()
         row: dict[str, Any] = {"step": step}
         settings = [("sampled", config.eval_temperature, config.eval_n)]
         if config.eval_greedy:
@@ -184,7 +234,7 @@ def train(config: TrainConfig) -> list[dict[str, Any]]:
         for name, temperature, n in settings:
             result = evaluate(
                 held_out,
-                local,
+                policy,
                 codec,
                 n=n,
                 temperature=temperature,
@@ -210,9 +260,10 @@ def train(config: TrainConfig) -> list[dict[str, Any]]:
             pool = [i for i in data.instances if rates.informative(i.ability, config.filter_min_attempts)]
             if not pool:
                 print("every task is always or never solved: stopping", file=sys.stderr)
+                _share(None)
                 break
             tasks = rng.sample(pool, min(config.tasks_per_step, len(pool)))
-            model.eval()
+            local.model.eval()
             trajs, rstats = asyncio.run(rollout(data, policy, codec, rollout_config, instances=tasks))
             rates.add(trajs)
             for t in trajs:  # a resumable log of everything sampled, across steps
@@ -225,14 +276,14 @@ def train(config: TrainConfig) -> list[dict[str, Any]]:
                 eps=config.grpo.adv_eps,
             )
             batch = collate(fresh, adv, pad_id=local.pad_id)
+            _share(batch)
             stats = train_step(model, optimizer, scheduler, batch, config.grpo, ref_model=ref_model)
-            model.eval()
             step += 1
+            sync_sampler()
             policy.weight_version = step
             if config.policy != "local":
                 weights = out / "weights"
-                model.save_pretrained(weights)
-                local.tokenizer.save_pretrained(weights)
+                parallel.save_pretrained(model, weights, local.tokenizer)
                 asyncio.run(_push(policy, str(weights), step))
             row = {
                 "step": step,
@@ -259,15 +310,49 @@ def train(config: TrainConfig) -> list[dict[str, Any]]:
                 save_checkpoint(checkpoint, model, optimizer, scheduler, step, config.grpo)
             if config.eval_every and (step % config.eval_every == 0 or step == config.steps):
                 run_eval()
+        else:
+            _share(None)  # the other ranks leave their loop too
     if held_out is not None and not config.eval_every:
         run_eval()
     metrics_file.close()
     eval_file.close()
-    model.save_pretrained(out / "model")
-    local.tokenizer.save_pretrained(out / "model")
+    parallel.save_pretrained(model, out / "model", local.tokenizer)
     plot(out / "metrics.jsonl", out / "curve.png", out / "eval.jsonl")
     (out / "config.json").write_text(json.dumps(asdict(config), indent=2, default=str))
     return history
+
+
+def _share(batch: Batch | None) -> Batch | None:
+    """Rank 0's batch (``None``: stop training) on every rank."""
+    if parallel.world()[1] == 1:
+        return batch
+    box = [batch]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def _follow(
+    config: TrainConfig,
+    model: Any,
+    optimizer: Any,
+    scheduler: Any,
+    ref_model: Any,
+    step: int,
+    sync_sampler: Callable[[], None],
+) -> list[dict[str, Any]]:
+    """A rank other than 0: the same collectives as rank 0's loop, in the same order (batch
+    broadcast, GRPO step, weights to the sampler or the server, checkpoint, final weights)."""
+    out = Path(config.out)
+    while (batch := _share(None)) is not None:
+        train_step(model, optimizer, scheduler, batch, config.grpo, ref_model=ref_model)
+        step += 1
+        sync_sampler()
+        if config.policy != "local":
+            parallel.save_pretrained(model, out / "weights")
+        if step % config.save_every == 0 or step == config.steps:
+            save_checkpoint(out / "checkpoint.pt", model, optimizer, scheduler, step, config.grpo)
+    parallel.save_pretrained(model, out / "model")
+    return []
 
 
 async def _push(policy: Any, path: str, version: int) -> None:
