@@ -409,3 +409,34 @@ def test_sft_lowers_the_loss_of_the_generated_tokens() -> None:
         sft_step(model, optimizer, unmasked, 0, probe)["loss"], rel=1e-6
     )
     assert base > 0
+
+
+def test_demo_datasets_are_disjoint_and_the_compact_prompt_names_every_tool() -> None:
+    """The learning demo's training and held-out configurations never overlap, and its compact
+    prompt carries the call syntax and every tool's signature (and is much shorter)."""
+    from codegym.prompts import CALL_BEGIN
+    from codegym_trainer.demo import FAMILIES, make_datasets
+
+    train, held = make_datasets(20, 4, seed=1, prompt="compact")
+    assert len(train) == 20 * len(FAMILIES) and len(held) == 4 * len(FAMILIES)
+    assert not {i.ability for i in train} & {i.ability for i in held}
+    full_train, _ = make_datasets(20, 4, seed=1, prompt="full")
+    assert [i.ability for i in full_train] == [i.ability for i in train]  # same draws
+    for compact, full in zip(train, full_train, strict=True):
+        system = compact.prompt[0].content
+        assert CALL_BEGIN in system
+        assert all(f"{tool.name}(" in system for tool in train.tools(compact))
+        assert 4 * len(system) < len(full.prompt[0].content)
+
+
+def test_sft_cosine_horizon() -> None:
+    """``decay_steps`` stretches the cosine: halfway through a run with twice its steps as the
+    horizon, the learning rate is still above the midpoint of the decay."""
+    from codegym_trainer.sft import SFTArgs, sft
+
+    model = tiny_lm()
+    traj = trajectories(2)
+    short = sft(model, traj, pad_id=0, args=SFTArgs(steps=20, batch=2, warmup_steps=1))
+    long = sft(tiny_lm(), traj, pad_id=0, args=SFTArgs(steps=20, batch=2, warmup_steps=1, decay_steps=40))
+    assert short[-1]["lr"] == pytest.approx(1e-4, rel=1e-6)  # decayed to 10 % at the end
+    assert long[-1]["lr"] > 0.5e-3

@@ -34,6 +34,8 @@ class SFTArgs:
     """AdamW learning rate (cosine decay to 10 % after a linear warm-up)."""
     warmup_steps: int = 10
     """Linear warm-up steps."""
+    decay_steps: int | None = None
+    """Horizon of the cosine decay (default ``steps``; a longer one keeps the rate higher)."""
     max_grad_norm: float = 1.0
     """Gradient-norm clip (0: off)."""
     seed: int = 0
@@ -83,7 +85,7 @@ def sft(
     def schedule(step: int) -> float:
         if step < warmup:
             return (step + 1) / warmup
-        progress = (step - warmup) / max(args.steps - warmup, 1)
+        progress = (step - warmup) / max((args.decay_steps or args.steps) - warmup, 1)
         return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
