@@ -85,6 +85,33 @@ def test_collate_pads_and_keeps_masks() -> None:
     assert b.loss_mask[0].tolist() == [float(m) for m in trajs[0].loss_mask]
 
 
+def test_micro_batches_group_rows_by_length_and_drop_unused_padding() -> None:
+    b = batch()  # rows of 12, 11, 10, 12, 11, 10 tokens
+    micro = b.micro_batches(4)
+    assert [tuple(m.input_ids.shape) for m in micro] == [(4, 12), (2, 10)]
+    assert [m.attention_mask.sum(-1).tolist() for m in micro] == [[12, 12, 11, 11], [10, 10]]
+
+    def unpadded(x: Batch) -> list[tuple[int, ...]]:
+        return [tuple(r[: int(a.sum())].tolist()) for r, a in zip(x.input_ids, x.attention_mask, strict=True)]
+
+    assert sorted(row for m in micro for row in unpadded(m)) == sorted(unpadded(b))  # each row once
+
+
+@pytest.mark.parametrize("agg", ["token-mean", "seq-mean"])
+def test_the_gradient_does_not_depend_on_the_micro_batch_size(agg: str) -> None:
+    grads = []
+    for micro_batch in (1, 4, 6):
+        args = Args(lr=1e-2, micro_batch=micro_batch, loss_agg=agg, entropy_coef=0.01)
+        model = tiny_lm()
+        optimizer, scheduler = make_optimizer(model, args)
+        stats = train_step(model, optimizer, scheduler, batch(), args)  # leaves the gradients
+        grads.append((torch.cat([p.grad.flatten() for p in model.parameters()]), stats["loss"]))
+    for grad, loss in grads[1:]:
+        assert torch.allclose(grad, grads[0][0], rtol=1e-4, atol=1e-7)
+        assert loss == pytest.approx(grads[0][1], rel=1e-5)
+    assert grads[0][0].abs().max() > 1e-3
+
+
 def test_masked_tokens_get_no_gradient() -> None:
     logp = torch.full((1, 6), -1.0, requires_grad=True)
     mask = torch.tensor([[0.0, 1, 1, 0, 0, 1]])
@@ -417,11 +444,15 @@ def test_demo_datasets_are_disjoint_and_the_compact_prompt_names_every_tool() ->
     from codegym.prompts import CALL_BEGIN
     from codegym_trainer.demo import FAMILIES, make_datasets
 
-    train, held = make_datasets(20, 4, seed=1, prompt="compact")
-    assert len(train) == 20 * len(FAMILIES) and len(held) == 4 * len(FAMILIES)
-    assert not {i.ability for i in train} & {i.ability for i in held}
-    full_train, _ = make_datasets(20, 4, seed=1, prompt="full")
+    train, held, rl = make_datasets(20, 4, seed=1, prompt="compact", rl_per_family=10)
+    assert (
+        len(train) == 20 * len(FAMILIES) and len(held) == 4 * len(FAMILIES) and len(rl) == 10 * len(FAMILIES)
+    )
+    names = [{i.ability for i in d} for d in (train, held, rl)]
+    assert not names[0] & names[1] and not names[0] & names[2] and not names[1] & names[2]
+    full_train, full_held, no_rl = make_datasets(20, 4, seed=1, prompt="full")
     assert [i.ability for i in full_train] == [i.ability for i in train]  # same draws
+    assert [i.ability for i in full_held] == [i.ability for i in held] and len(no_rl) == 0
     for compact, full in zip(train, full_train, strict=True):
         system = compact.prompt[0].content
         assert CALL_BEGIN in system

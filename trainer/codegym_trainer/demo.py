@@ -79,39 +79,54 @@ def compact_prompt(tools: Sequence[Tool], family: str) -> list[Message]:
     return [Message("system", system), Message("user", f"Task: {family.removesuffix('Env')}.")]
 
 
+def _unique(
+    draw: Callable[[random.Random], dict[str, Any]], rng: random.Random, count: int, seen: set[str]
+) -> list[str]:
+    """``count`` configurations (JSON) not in ``seen`` (which they join)."""
+    options: list[str] = []
+    while len(options) < count:
+        text = json.dumps(draw(rng))
+        if text not in seen:
+            seen.add(text)
+            options.append(text)
+    return options
+
+
 def make_datasets(
-    per_family: int, heldout_per_family: int, seed: int, prompt: str = "full"
-) -> tuple[Dataset, Dataset]:
-    """Training and held-out datasets of random configurations (disjoint by construction),
-    with the bundled suite's prompts for each family (``prompt="full"``) or
-    :func:`compact_prompt` (``"compact"``)."""
+    per_family: int, heldout_per_family: int, seed: int, prompt: str = "full", rl_per_family: int = 0
+) -> tuple[Dataset, Dataset, Dataset]:
+    """Random configurations of every family, in three disjoint datasets: training (the warm
+    start's), held-out, and RL (fresh configurations for GRPO, which the warm start never saw;
+    drawn after the others, so the first two do not depend on ``rl_per_family``). Prompts are
+    the bundled suite's (``prompt="full"``) or :func:`compact_prompt` (``"compact"``)."""
     builtin = datasets.load("builtin", envs=list(FAMILIES))
     rng = random.Random(seed)
-    train_rows: list[TaskInstance] = []
-    held_rows: list[TaskInstance] = []
+    rl_rng = random.Random(seed + 1)
+    splits: dict[str, list[TaskInstance]] = {"train": [], "test": [], "rl": []}
     for name, draw in FAMILIES.items():
         template = next(i for i in builtin if i.env_name == name)
         messages = template.prompt if prompt == "full" else compact_prompt(builtin.tools(template), name)
         seen: set[str] = set()
-        options: list[str] = []
-        while len(options) < per_family + heldout_per_family:
-            text = json.dumps(draw(rng))
-            if text not in seen:
-                seen.add(text)
-                options.append(text)
-        for k, text in enumerate(options):
-            held = k >= per_family
-            rows = held_rows if held else train_rows
-            rows.append(
-                TaskInstance(
-                    ability=make_ability(template.stem, text),
-                    prompt=messages,
-                    extra_info=ExtraInfo(len(rows), None, "test" if held else "train"),
-                    plugin_call_max_round=template.plugin_call_max_round,
+        drawn = _unique(draw, rng, per_family + heldout_per_family, seen)
+        rl_drawn = _unique(draw, rl_rng, rl_per_family, seen)
+        parts = {"train": drawn[:per_family], "test": drawn[per_family:], "rl": rl_drawn}
+        for split, options in parts.items():
+            rows = splits[split]
+            for text in options:
+                rows.append(
+                    TaskInstance(
+                        ability=make_ability(template.stem, text),
+                        prompt=messages,
+                        extra_info=ExtraInfo(len(rows), None, "test" if split == "test" else "train"),
+                        plugin_call_max_round=template.plugin_call_max_round,
+                    )
                 )
-            )
     sources = {s: src for s, src in builtin.sources.items()}
-    return Dataset(train_rows, sources, "demo-train"), Dataset(held_rows, sources, "demo-heldout")
+    return (
+        Dataset(splits["train"], sources, "demo-train"),
+        Dataset(splits["test"], sources, "demo-heldout"),
+        Dataset(splits["rl"], sources, "demo-rl"),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--train-configs", type=int, default=300, help="training configurations per family")
     p.add_argument("--heldout-configs", type=int, default=16, help="held-out configurations per family")
+    p.add_argument(
+        "--rl-configs", type=int, default=300, help="GRPO configurations per family (unseen in SFT)"
+    )
     p.add_argument(
         "--prompt",
         choices=("compact", "full"),
@@ -140,11 +158,17 @@ def main(argv: list[str] | None = None) -> int:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
 
-    train_set, held_out = make_datasets(args.train_configs, args.heldout_configs, args.seed, args.prompt)
-    train_dir = datasets.export(train_set, out / "data" / "train")
+    train_set, held_out, rl_set = make_datasets(
+        args.train_configs, args.heldout_configs, args.seed, args.prompt, rl_per_family=args.rl_configs
+    )
+    datasets.export(train_set, out / "data" / "train")  # the warm start's, for inspection
     held_dir = datasets.export(held_out, out / "data" / "heldout")
+    rl_dir = datasets.export(rl_set, out / "data" / "rl")
     families = ", ".join(FAMILIES)
-    print(f"data: {len(train_set)} training and {len(held_out)} held-out configurations of {families}")
+    print(
+        f"data: {len(train_set)} warm-start, {len(rl_set)} GRPO and {len(held_out)} held-out "
+        f"configurations of {families}"
+    )
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -191,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     config = TrainConfig(
         model=str(sft_dir),
         out=str(out / "grpo"),
-        dataset=str(train_dir),
+        dataset=str(rl_dir),
         split=None,
         steps=args.grpo_steps,
         tasks_per_step=args.tasks_per_step,
@@ -216,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "families": list(FAMILIES),
         "train_configurations": len(train_set),
+        "rl_configurations": len(rl_set),
         "heldout_configurations": len(held_out),
         "prompt": args.prompt,
         "model": {"hidden": args.hidden, "layers": args.layers},

@@ -12,7 +12,8 @@
    ref_logp - logp``) and an entropy bonus.
 5. Aggregation: ``token-mean`` (sum over all generated tokens of the batch / their count) or
    ``seq-mean`` (mean over each sequence's tokens, then over sequences).
-6. Micro-batches with gradient accumulation, gradient-norm clipping, AdamW with linear
+6. Micro-batches of rows of similar length (each padded only to its own longest row) with
+   gradient accumulation, gradient-norm clipping, AdamW with linear
    warm-up; bf16 autocast on CUDA. Under torch.distributed (gloo on CPU, NCCL on GPU) each rank
    takes its shard of the batch rows and its loss is its share of the global mean, so the
    ranks' gradients are summed: by an all-reduce here (data parallel), or by FSDP2's
@@ -170,9 +171,9 @@ def train_step(
     model.train()
     optimizer.zero_grad(set_to_none=True)
     sums = {"loss": 0.0, "pg_loss": 0.0, "kl": 0.0, "entropy": 0.0, "clip_frac": 0.0}
-    for start in range(0, rows_per_rank, args.micro_batch):
-        mb = shard.rows(slice(start, start + args.micro_batch)) if start < len(shard) else idle
-        mb = mb.to(device)
+    micro = shard.micro_batches(args.micro_batch)
+    for k in range(-(-rows_per_rank // args.micro_batch)):
+        mb = (micro[k] if k < len(micro) else idle).to(device)
         with autocast:
             logp, entropy = token_logprobs(model, mb)
         pg, clipped = policy_loss(logp, mb.old_logprobs, mb.advantages, args)

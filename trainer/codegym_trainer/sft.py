@@ -56,8 +56,8 @@ def sft_step(
     model.train()
     optimizer.zero_grad(set_to_none=True)
     loss_sum = 0.0
-    for start in range(0, len(batch), args.micro_batch):
-        mb = batch.rows(slice(start, start + args.micro_batch)).to(device)
+    for mb in batch.micro_batches(args.micro_batch):
+        mb = mb.to(device)
         logp, _ = token_logprobs(model, mb)
         loss = -aggregate(logp, mb.loss_mask, "token-mean", total, len(batch))
         loss.backward()  # type: ignore[no-untyped-call]

@@ -6,13 +6,22 @@ batch, each step samples one token per row (temperature, top-k, top-p; greedy at
 scaled distribution before top-k/top-p truncation (what a trainer recomputes). A row stops at
 a stop token (kept in the output, like SGLang with ``no_stop_trim``), when its decoded text
 ends with a stop string, or at ``max_new_tokens``. Needs ``pip install 'codegym[train]'``.
+
+Multi-turn prefix cache (SGLang's radix cache does the same on a server): after a call, each
+row's keys and values are kept under its routing key (the episode id). When the next prompt
+with that key starts with the tokens already computed (the history of the episode plus its
+last reply), only the new tokens are fed — a turn costs its observation and reply instead of
+the whole history again. Entries are dropped when the weights change (in-place optimiser
+steps or ``load_weights``), least recently used beyond ``cache_rows``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +41,28 @@ def _torch() -> Any:
     return torch
 
 
-class LocalPolicy:
-    """``local:PATH``: a model and tokenizer saved with ``save_pretrained`` in ``PATH``."""
+@dataclass
+class _Prefix:
+    """One row's computed prefix: its tokens and, per layer, keys and values (heads, len, dim)."""
 
-    def __init__(self, path: str | Path, *, device: str = "cpu", seed: int = 0, max_batch: int = 64) -> None:
+    tokens: list[int]
+    kv: list[tuple[Any, Any]]
+    stamp: tuple[int, int]
+
+
+class LocalPolicy:
+    """``local:PATH``: a model and tokenizer saved with ``save_pretrained`` in ``PATH``.
+    ``cache_rows``: rows of the multi-turn prefix cache (0: off)."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        device: str = "cpu",
+        seed: int = 0,
+        max_batch: int = 64,
+        cache_rows: int = 1024,
+    ) -> None:
         torch = _torch()
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -50,6 +77,20 @@ class LocalPolicy:
         self._lock = threading.Lock()  # one forward pass at a time; torch uses every core itself
         pad = self.tokenizer.pad_token_id
         self.pad_id = int(pad if pad is not None else (self.tokenizer.eos_token_id or 0))
+        self.cache_rows = cache_rows
+        self._prefixes: OrderedDict[str, _Prefix] = OrderedDict()
+        self.prefix_hits = 0  # prompt tokens served from the prefix cache (not recomputed)
+        self.prefix_misses = 0  # prompt tokens computed
+
+    def _stamp(self) -> tuple[int, int]:
+        """Changes whenever the weights do: the version counters of the parameters tensors
+        (bumped by every in-place update) and ``weight_version``."""
+        return (sum(p._version for p in self.model.parameters()), self.weight_version)
+
+    def clear_cache(self) -> None:
+        """Forget every cached prefix."""
+        with self._lock:
+            self._prefixes.clear()
 
     async def aclose(self) -> None:
         return None
@@ -70,37 +111,60 @@ class LocalPolicy:
         params: SamplingParams,
         keys: Sequence[str] | None = None,
     ) -> list[Generation]:
-        return await asyncio.to_thread(self.generate_sync, prompts, params)
+        return await asyncio.to_thread(self.generate_sync, prompts, params, keys)
 
-    def generate_sync(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[Generation]:
+    def generate_sync(
+        self, prompts: Sequence[Sequence[int]], params: SamplingParams, keys: Sequence[str] | None = None
+    ) -> list[Generation]:
         out: list[Generation] = []
         for start in range(0, len(prompts), self.max_batch):
+            chunk = keys[start : start + self.max_batch] if keys is not None else None
             with self._lock:
-                out.extend(self._batch(prompts[start : start + self.max_batch], params))
+                out.extend(self._batch(prompts[start : start + self.max_batch], params, chunk))
         return out
 
-    def _batch(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[Generation]:
+    def _batch(
+        self, prompts: Sequence[Sequence[int]], params: SamplingParams, keys: Sequence[str] | None
+    ) -> list[Generation]:
         torch = _torch()
         if not prompts:
             return []
         if any(len(p) == 0 for p in prompts):
             raise ConfigError("a prompt needs at least one token")
         device = self.device
-        width = max(len(p) for p in prompts)
-        ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(prompts), width), dtype=torch.long)
-        for row, p in enumerate(prompts):
-            ids[row, width - len(p) :] = torch.tensor(list(p), dtype=torch.long)
-            mask[row, width - len(p) :] = 1
-        ids, mask = ids.to(device), mask.to(device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        stop_ids = set(params.stop_token_ids)
         rows = len(prompts)
+        stamp = self._stamp()
+        cached = [self._lookup(keys[r], prompts[r], stamp) if keys else None for r in range(rows)]
+        lengths = [len(c.tokens) if c else 0 for c in cached]  # tokens already computed per row
+        suffixes = [list(p[n:]) for p, n in zip(prompts, lengths, strict=True)]
+        self.prefix_hits += sum(lengths)
+        self.prefix_misses += sum(len(x) for x in suffixes)
+        # layout per row: [pad][cached prefix] [pad][new prompt tokens] [generated...]
+        width_c = max(lengths)
+        width = max(len(x) for x in suffixes)
+        ids = torch.full((rows, width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((rows, width_c + width), dtype=torch.long)
+        positions = torch.zeros((rows, width), dtype=torch.long)
+        for row, x in enumerate(suffixes):
+            ids[row, width - len(x) :] = torch.tensor(x, dtype=torch.long)
+            mask[row, width_c - lengths[row] : width_c] = 1
+            mask[row, width_c + width - len(x) :] = 1
+            positions[row, width - len(x) :] = torch.arange(lengths[row], lengths[row] + len(x))
+        ids, mask, positions = ids.to(device), mask.to(device), positions.to(device)
+        past = self._past(cached, lengths, width_c) if width_c else None
+        stop_ids = set(params.stop_token_ids)
         tokens: list[list[int]] = [[] for _ in range(rows)]
         logprobs: list[list[float]] = [[] for _ in range(rows)]
         reasons: list[str | None] = [None] * rows
         with torch.inference_mode():
-            out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
+            out = self.model(
+                input_ids=ids,
+                attention_mask=mask,
+                position_ids=positions,
+                past_key_values=past,
+                use_cache=True,
+                logits_to_keep=1,
+            )
             past, logits = out.past_key_values, out.logits[:, -1, :]
             position = positions[:, -1:]
             for _ in range(params.max_new_tokens):
@@ -127,10 +191,73 @@ class LocalPolicy:
                     use_cache=True,
                 )
                 past, logits = out.past_key_values, out.logits[:, -1, :]
+        if keys and self.cache_rows > 0:
+            self._store(keys, prompts, tokens, suffixes, lengths, width_c, width, past, stamp)
         return [
             Generation(t, lp, r or "length", str(self.tokenizer.decode(t, skip_special_tokens=False)))
             for t, lp, r in zip(tokens, logprobs, reasons, strict=True)
         ]
+
+    def _lookup(self, key: str, prompt: Sequence[int], stamp: tuple[int, int]) -> _Prefix | None:
+        entry = self._prefixes.get(key)
+        if entry is None:
+            return None
+        n = len(entry.tokens)
+        if entry.stamp != stamp or n >= len(prompt) or list(prompt[:n]) != entry.tokens:
+            del self._prefixes[key]  # stale weights, or another episode under the same key
+            return None
+        self._prefixes.move_to_end(key)
+        return entry
+
+    def _past(self, cached: Sequence[_Prefix | None], lengths: Sequence[int], width: int) -> Any:
+        """A cache of ``width`` positions holding each row's prefix right-aligned."""
+        from transformers import DynamicCache
+
+        sample = next(c for c in cached if c is not None).kv
+        layers = []
+        for layer, (k0, v0) in enumerate(sample):
+            keys = k0.new_zeros((len(cached), k0.shape[0], width, k0.shape[2]))
+            values = v0.new_zeros((len(cached), v0.shape[0], width, v0.shape[2]))
+            for row, entry in enumerate(cached):
+                if entry is not None:
+                    keys[row, :, width - lengths[row] :] = entry.kv[layer][0]
+                    values[row, :, width - lengths[row] :] = entry.kv[layer][1]
+            layers.append((keys, values))
+        return DynamicCache(layers)
+
+    def _store(
+        self,
+        keys: Sequence[str],
+        prompts: Sequence[Sequence[int]],
+        tokens: Sequence[list[int]],
+        suffixes: Sequence[list[int]],
+        lengths: Sequence[int],
+        width_c: int,
+        width: int,
+        past: Any,
+        stamp: tuple[int, int],
+    ) -> None:
+        """Keep each row's computed prefix: the prompt and every generated token but the last
+        (whose keys and values were never computed, unless decoding went on for other rows)."""
+        torch = _torch()
+        kv = [(layer.keys, layer.values) for layer in past.layers]
+        for row, key in enumerate(keys):
+            fed = max(len(tokens[row]) - 1, 0)
+            spans = [
+                slice(width_c - lengths[row], width_c),
+                slice(width_c + width - len(suffixes[row]), width_c + width + max(fed, 0)),
+            ]
+            row_kv = [
+                (
+                    torch.cat([k[row, :, s] for s in spans], dim=1),
+                    torch.cat([v[row, :, s] for s in spans], dim=1),
+                )
+                for k, v in kv
+            ]
+            self._prefixes[key] = _Prefix(list(prompts[row]) + tokens[row][:fed], row_kv, stamp)
+            self._prefixes.move_to_end(key)
+        while len(self._prefixes) > self.cache_rows:
+            self._prefixes.popitem(last=False)
 
     def _hits_stop(self, tokens: list[int], stops: Sequence[str]) -> bool:
         tail = str(self.tokenizer.decode(tokens[-16:], skip_special_tokens=False))
