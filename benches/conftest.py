@@ -52,6 +52,7 @@ FIGURES = {
         Figure("in-guest ceiling", "env-steps/s"),
         Figure("turn: engine", "ms/episode-turn", higher_is_better=False),
         Figure("turn: policy", "ms/episode-turn", higher_is_better=False),
+        Figure("turn: policy, multi-turn", "ms/episode-turn", higher_is_better=False),
     ]
 }
 

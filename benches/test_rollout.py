@@ -93,3 +93,39 @@ def _turns(
             policy_s += t1 - t0
             engine_s += t2 - t1
     return policy_s, engine_s
+
+
+def test_prefix_cache_multi_turn(benchmark: Any, tiny_model: Path) -> None:
+    """Generation over a growing multi-turn history, with the local policy's prefix cache and
+    without it, on the same prompts and replies (same seeds: the same tokens come out)."""
+    enabled = timing_enabled(benchmark)
+    episodes, turns = (128, 5) if enabled else (4, 2)
+    data = datasets.load("builtin")
+    cached = LocalPolicy(tiny_model, max_batch=episodes, seed=0)
+    plain = LocalPolicy(tiny_model, max_batch=episodes, seed=0, cache_rows=0)
+    codec = ChatCodec(cached.tokenizer)
+    prompts = [codec.prompt(data[i % len(data)].prompt)[0] for i in range(episodes)]
+    keys = [f"e{i}" for i in range(episodes)]
+    params = SamplingParams(max_new_tokens=NEW_TOKENS, temperature=1.0, stop_token_ids=[])
+    observation, _ = codec.observation('{"result": [1, 2, 3], "remaining": 4}', "")
+
+    def play(policy: LocalPolicy) -> tuple[float, list[list[int]]]:
+        history = [list(p) for p in prompts]
+        seconds = 0.0
+        for _ in range(turns):
+            t0 = time.perf_counter()
+            gens = policy.generate_sync(history, params, keys)
+            seconds += time.perf_counter() - t0
+            for h, g in zip(history, gens, strict=True):
+                h.extend(g.token_ids + observation)
+        return seconds, history
+
+    (with_cache, a), (without, b) = benchmark.pedantic(lambda: (play(cached), play(plain)), rounds=1)
+    assert a == b  # the cache changes the cost, not the tokens
+    if enabled:
+        per = 1000.0 / (episodes * turns)
+        note = (
+            f"{turns}-turn histories of {episodes} episodes: {without * per:.1f} ms/episode-turn without the "
+            f"prefix cache, {with_cache * per:.1f} with it ({without / with_cache:.2f}× faster)"
+        )
+        put("turn: policy, multi-turn", CODEGYM, with_cache * per, note=note)

@@ -85,7 +85,7 @@ class TrainConfig:
     rollout_batch: int = 128
     """Prompts per ``generate`` call (and the local policy's batch): one GRPO step's episodes
     in one batch when they fit (measured in the learning demo: 96 episodes take 19 s in
-    batches of 128, 33 s in batches of 64)."""
+    batches of 128, 33 s in batches of 64, without the local policy's prefix cache)."""
     max_staleness: int = 1
     filter_min_attempts: int = 8
     save_every: int = 5
