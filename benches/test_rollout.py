@@ -102,7 +102,7 @@ def test_prefix_cache_multi_turn(benchmark: Any, tiny_model: Path) -> None:
     episodes, turns = (128, 5) if enabled else (4, 2)
     data = datasets.load("builtin")
     cached = LocalPolicy(tiny_model, max_batch=episodes, seed=0)
-    plain = LocalPolicy(tiny_model, max_batch=episodes, seed=0, cache_rows=0)
+    plain = LocalPolicy(tiny_model, max_batch=episodes, seed=0, cache_bytes=0)
     codec = ChatCodec(cached.tokenizer)
     prompts = [codec.prompt(data[i % len(data)].prompt)[0] for i in range(episodes)]
     keys = [f"e{i}" for i in range(episodes)]

@@ -21,13 +21,13 @@ def _same(a: list, b: list) -> None:
 def test_prefix_cache_gives_what_recomputing_gives(tiny_model: Path) -> None:
     # sampled at temperature 1 from same-seeded generators: equal logits draw equal tokens
     prompts = [[11, 12, 13, 14, 15, 16, 17], [21, 22], [31, 32, 33, 34]]
-    probe = LocalPolicy(tiny_model, cache_rows=0, seed=3).generate_sync(
+    probe = LocalPolicy(tiny_model, cache_bytes=0, seed=3).generate_sync(
         prompts, SamplingParams(max_new_tokens=8, temperature=1.0)
     )
     # a stop token that ends row 1 early while the others decode on
     params = SamplingParams(max_new_tokens=8, temperature=1.0, stop_token_ids=[probe[1].token_ids[2]])
-    cached = LocalPolicy(tiny_model, cache_rows=16, seed=3)
-    plain = LocalPolicy(tiny_model, cache_rows=0, seed=3)
+    cached = LocalPolicy(tiny_model, cache_bytes=1 << 30, seed=3)
+    plain = LocalPolicy(tiny_model, cache_bytes=0, seed=3)
     keys = ["a", "b", "c"]
     first = cached.generate_sync(prompts, params, keys)
     _same(first, plain.generate_sync(prompts, params))
@@ -67,10 +67,16 @@ def test_prefix_cache_gives_what_recomputing_gives(tiny_model: Path) -> None:
     assert cached.prefix_hits == hits
 
 
-def test_prefix_cache_keeps_at_most_cache_rows(tiny_model: Path) -> None:
-    policy = LocalPolicy(tiny_model, cache_rows=2)
+def test_prefix_cache_stays_within_its_memory_budget(tiny_model: Path) -> None:
     params = SamplingParams(max_new_tokens=2, temperature=0.0)
+    probe = LocalPolicy(tiny_model)
+    probe.generate_sync([[5, 6]], params, ["x"])
+    one = probe.cached_bytes  # one entry of 3 tokens
+    assert one > 0
+    policy = LocalPolicy(tiny_model, cache_bytes=2 * one)
     policy.generate_sync([[5, 6], [7, 8], [9, 10]], params, ["x", "y", "z"])
-    assert list(policy._prefixes) == ["y", "z"]
+    assert list(policy._prefixes) == ["y", "z"] and policy.cached_bytes == 2 * one  # x went first
+    policy.generate_sync([[5, 6, 7, 8, 9]], params, ["y"])  # y replaced by a longer entry
+    assert list(policy._prefixes) == ["y"] and policy.cached_bytes <= 2 * one
     policy.clear_cache()
-    assert not policy._prefixes
+    assert not policy._prefixes and policy.cached_bytes == 0

@@ -12,7 +12,7 @@ row's keys and values are kept under its routing key (the episode id). When the 
 with that key starts with the tokens already computed (the history of the episode plus its
 last reply), only the new tokens are fed — a turn costs its observation and reply instead of
 the whole history again. Entries are dropped when the weights change (in-place optimiser
-steps or ``load_weights``), least recently used beyond ``cache_rows``.
+steps or ``load_weights``), least recently used first once they exceed ``cache_bytes``.
 """
 
 from __future__ import annotations
@@ -49,10 +49,14 @@ class _Prefix:
     kv: list[tuple[Any, Any]]
     stamp: tuple[int, int]
 
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for pair in self.kv for t in pair)
+
 
 class LocalPolicy:
     """``local:PATH``: a model and tokenizer saved with ``save_pretrained`` in ``PATH``.
-    ``cache_rows``: rows of the multi-turn prefix cache (0: off)."""
+    ``cache_bytes``: memory budget of the multi-turn prefix cache's keys and values (0: off)."""
 
     def __init__(
         self,
@@ -61,7 +65,7 @@ class LocalPolicy:
         device: str = "cpu",
         seed: int = 0,
         max_batch: int = 64,
-        cache_rows: int = 1024,
+        cache_bytes: int = 1 << 30,
     ) -> None:
         torch = _torch()
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -77,8 +81,9 @@ class LocalPolicy:
         self._lock = threading.Lock()  # one forward pass at a time; torch uses every core itself
         pad = self.tokenizer.pad_token_id
         self.pad_id = int(pad if pad is not None else (self.tokenizer.eos_token_id or 0))
-        self.cache_rows = cache_rows
+        self.cache_bytes = cache_bytes
         self._prefixes: OrderedDict[str, _Prefix] = OrderedDict()
+        self.cached_bytes = 0  # held by the prefix cache now
         self.prefix_hits = 0  # prompt tokens served from the prefix cache (not recomputed)
         self.prefix_misses = 0  # prompt tokens computed
 
@@ -91,6 +96,7 @@ class LocalPolicy:
         """Forget every cached prefix."""
         with self._lock:
             self._prefixes.clear()
+            self.cached_bytes = 0
 
     async def aclose(self) -> None:
         return None
@@ -191,7 +197,7 @@ class LocalPolicy:
                     use_cache=True,
                 )
                 past, logits = out.past_key_values, out.logits[:, -1, :]
-        if keys and self.cache_rows > 0:
+        if keys and self.cache_bytes > 0:
             self._store(keys, prompts, tokens, suffixes, lengths, width_c, width, past, stamp)
         return [
             Generation(t, lp, r or "length", str(self.tokenizer.decode(t, skip_special_tokens=False)))
@@ -204,7 +210,7 @@ class LocalPolicy:
             return None
         n = len(entry.tokens)
         if entry.stamp != stamp or n >= len(prompt) or list(prompt[:n]) != entry.tokens:
-            del self._prefixes[key]  # stale weights, or another episode under the same key
+            self._drop(key)  # stale weights, or another episode under the same key
             return None
         self._prefixes.move_to_end(key)
         return entry
@@ -254,10 +260,16 @@ class LocalPolicy:
                 )
                 for k, v in kv
             ]
-            self._prefixes[key] = _Prefix(list(prompts[row]) + tokens[row][:fed], row_kv, stamp)
-            self._prefixes.move_to_end(key)
-        while len(self._prefixes) > self.cache_rows:
-            self._prefixes.popitem(last=False)
+            if key in self._prefixes:
+                self._drop(key)
+            entry = _Prefix(list(prompts[row]) + tokens[row][:fed], row_kv, stamp)
+            self._prefixes[key] = entry
+            self.cached_bytes += entry.nbytes
+        while self.cached_bytes > self.cache_bytes:
+            self._drop(next(iter(self._prefixes)))
+
+    def _drop(self, key: str) -> None:
+        self.cached_bytes -= self._prefixes.pop(key).nbytes
 
     def _hits_stop(self, tokens: list[int], stops: Sequence[str]) -> bool:
         tail = str(self.tokenizer.decode(tokens[-16:], skip_special_tokens=False))
