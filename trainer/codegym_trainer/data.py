@@ -59,8 +59,8 @@ class Batch:
     def micro_batches(self, size: int) -> list[Batch]:
         """Split into micro-batches of ``size`` rows of similar length (longest first), each
         trimmed to its longest row: a batch pays for padding per micro-batch, not up to its
-        longest trajectory (measured on GRPO batches of the learning demo: 835 columns padded,
-        about 300 tokens per row on average)."""
+        longest trajectory (measured on a 96-episode GRPO batch of the learning demo: 831
+        columns padded, 413 tokens per row on average)."""
         order = torch.argsort(self.attention_mask.sum(-1), descending=True, stable=True)
         return [self.rows(order[k : k + size]).trimmed() for k in range(0, len(self), size)]
 

@@ -253,9 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         rollout_batch=256,
         grpo=Args(lr=args.lr, kl_coef=args.kl, warmup_steps=2, micro_batch=16, seed=args.seed),
     )
-    train(config)
+    steps = train(config)
     timings["grpo_seconds"] = time.perf_counter() - t2  # with the held-out evaluations
-    steps = [json.loads(line) for line in (out / "grpo" / "metrics.jsonl").read_text().splitlines() if line]
     timings["grpo_step_seconds"] = sum(r["seconds"] for r in steps)  # rollouts and updates only
     timings["total_seconds"] = time.perf_counter() - t0
 

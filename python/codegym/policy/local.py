@@ -251,7 +251,7 @@ class LocalPolicy:
             fed = max(len(tokens[row]) - 1, 0)
             spans = [
                 slice(width_c - lengths[row], width_c),
-                slice(width_c + width - len(suffixes[row]), width_c + width + max(fed, 0)),
+                slice(width_c + width - len(suffixes[row]), width_c + width + fed),
             ]
             row_kv = [
                 (
