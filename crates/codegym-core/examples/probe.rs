@@ -1,7 +1,9 @@
 //! Where time and memory go when sandboxes are created and stepped.
 //!
-//! `cargo run --release -p codegym-core --example probe -- ENV.py ENV_STR [N]` loads N sandboxes
-//! of one env, then prints time per phase and the resident memory each phase added per env.
+//! `cargo run --release -p codegym-core --example probe -- ENV.py ENV_STR [N]` first measures the
+//! floor of creation (instantiate and drop N bare sandboxes, on one and two threads), then loads
+//! N sandboxes of one env and prints, per phase, the time, the resident memory and the minor page
+//! faults each phase added per env.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
@@ -20,6 +22,17 @@ fn rss_mb() -> f64 {
         / 1024.0
 }
 
+/// Minor page faults of this process so far (`/proc/self/stat`, field 10).
+fn minor_faults() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name, which may itself contain spaces.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    rest.split_whitespace()
+        .nth(7)
+        .and_then(|f| f.parse().ok())
+        .unwrap_or(0.0)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let source = std::fs::read_to_string(&args[1]).expect("env source");
@@ -29,46 +42,64 @@ fn main() {
     let engine = Engine::shared(limits.stack_bytes).unwrap();
     let action = r#"{"name": "Observe", "parameters": {}}"#;
 
-    let phase = |name: &str, start: Instant, before: f64| {
+    let phase = |name: &str, start: Instant, before: (f64, f64)| {
         let dt = start.elapsed().as_secs_f64();
         println!(
-            "{name:<28} {:>9.3} ms/env {:>8.2} MB/env",
+            "{name:<28} {:>9.3} ms/env {:>8.2} MB/env {:>7.0} faults/env",
             1e3 * dt / n as f64,
-            (rss_mb() - before) / n as f64
+            (rss_mb() - before.0) / n as f64,
+            (minor_faults() - before.1) / n as f64
         );
     };
+    let mark = || (rss_mb(), minor_faults());
+    // The floor of creation: instantiate and drop, nothing executed in the guest.
+    for threads in [1, 2] {
+        let (f, t) = (minor_faults(), Instant::now());
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    for _ in 0..n {
+                        drop(Sandbox::instantiate(&engine, limits.clone(), 0).unwrap());
+                    }
+                });
+            }
+        });
+        let rate = (threads * n) as f64 / t.elapsed().as_secs_f64();
+        let faults = (minor_faults() - f) / (threads * n) as f64;
+        println!("instantiate + drop, {threads} thread(s) {rate:>9.0} /s {faults:>7.0} faults/env");
+    }
     let trivial = "class T:\n    @staticmethod\n    def from_env_str(s):\n        return T()\n";
     let trivial = EnvSpec::new(Arc::from(trivial), "T@{}", None, 0).unwrap();
-    let (r, t) = (rss_mb(), Instant::now());
+    let (r, t) = (mark(), Instant::now());
     let mut empty: Vec<Sandbox> = (0..n)
         .map(|_| Sandbox::for_spec(&engine, limits.clone(), &trivial).unwrap())
         .collect();
     phase("instantiate + trivial load", t, r);
-    let (r, t) = (rss_mb(), Instant::now());
+    let (r, t) = (mark(), Instant::now());
     for s in &mut empty {
         s.reset("T@{}", 0).unwrap();
     }
     phase("trivial reset", t, r);
     drop(empty);
 
-    let (r, t) = (rss_mb(), Instant::now());
+    let (r, t) = (mark(), Instant::now());
     let spec = EnvSpec::new(Arc::from(source.as_str()), env_str.as_str(), None, 0).unwrap();
     let mut boxes: Vec<Sandbox> = (0..n)
         .map(|_| Sandbox::for_spec(&engine, limits.clone(), &spec).unwrap())
         .collect();
     phase("instantiate + load", t, r);
-    let (r, t) = (rss_mb(), Instant::now());
+    let (r, t) = (mark(), Instant::now());
     for s in &mut boxes {
         s.reset(env_str, 0).unwrap();
     }
     phase("reset (from_env_str)", t, r);
-    let (r, t) = (rss_mb(), Instant::now());
+    let (r, t) = (mark(), Instant::now());
     for s in &mut boxes {
         s.step(action).unwrap();
     }
     phase("first step", t, r);
     for rounds in [10, 100, 1000] {
-        let (r, t) = (rss_mb(), Instant::now());
+        let (r, t) = (mark(), Instant::now());
         for _ in 0..rounds {
             for s in &mut boxes {
                 s.step(action).unwrap();

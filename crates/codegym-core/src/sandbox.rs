@@ -90,8 +90,9 @@ impl Sandbox {
         sandbox.finish(out, EnvErrorKind::Load, "compiling the env source")
     }
 
-    /// A fresh instance of the guest in its own store, with nothing loaded.
-    fn instantiate(engine: &Engine, limits: Arc<Limits>, seed: u64) -> Result<Self, EnvError> {
+    /// A fresh instance of the guest in its own store, with nothing loaded (the floor of an
+    /// env's creation cost; `examples/probe.rs` measures it).
+    pub fn instantiate(engine: &Engine, limits: Arc<Limits>, seed: u64) -> Result<Self, EnvError> {
         let stdout = CappedPipe::new(limits.max_output_bytes);
         let stderr = CappedPipe::new(limits.max_output_bytes);
         let clock = VirtualClock::default();
