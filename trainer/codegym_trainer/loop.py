@@ -139,10 +139,11 @@ def evaluate(
     top_p: float = 1.0,
     max_total_tokens: int,
     max_turns: int | None = None,
-    max_batch: int = 128,
+    max_batch: int,
     seed: int = 0,
 ) -> dict[str, float]:
-    """Success rate and mean reward/turns of ``n`` rollouts of every task of ``data``."""
+    """Success rate and mean reward/turns of ``n`` rollouts of every task of ``data``, at most
+    ``max_batch`` generations at a time (the training loop passes ``TrainConfig.rollout_batch``)."""
     config = RolloutConfig(
         n=n,
         sampling=SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p),
