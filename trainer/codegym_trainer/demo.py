@@ -1,8 +1,8 @@
 """It learns, on CPU: supervised warm start on oracle trajectories, then GRPO, measured on
 held-out task configurations.
 
-``python -m codegym_trainer.demo --out learn-demo`` (about 28 minutes on 2 cores: 13 for the warm
-start, 15 for 30 GRPO steps with four held-out evaluations):
+``python -m codegym_trainer.demo --out learn-demo`` (about 25 minutes on 2 cores: 12.5 for the warm
+start, 12.5 for 30 GRPO steps with four held-out evaluations):
 
 1. Data: for a few bundled env families, configurations are drawn at random — a warm-start
    set, a GRPO set and a held-out set, pairwise disjoint (different dates, fractions,
