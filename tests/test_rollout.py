@@ -70,7 +70,8 @@ def test_oracle_tokens_solve_every_held_out_task_in_groups(
     config = RolloutConfig(n=3, max_total_tokens=1 << 20, max_episodes=64, max_batch=16)
     trajs, stats = asyncio.run(rollout(test_split, policy, codec, config))
     assert len(trajs) == 3 * len(test_split)
-    assert {t.key for t in trajs} == {(g, s) for g in range(len(test_split)) for s in range(3)}
+    # every episode, in (group, sample) order whatever order they finished in
+    assert [t.key for t in trajs] == [(g, s) for g in range(len(test_split)) for s in range(3)]
     assert all(t.reward == 1.0 and t.finish_reason == "done" for t in trajs), stats.finish
     for t in trajs:
         assert len(t.turns) == test_split[t.task.group].solve_fc_round

@@ -112,8 +112,9 @@ async def rollout(
     num_threads: int | None = None,
     on_episode: Callable[[Trajectory], None] | None = None,
 ) -> tuple[list[Trajectory], RolloutStats]:
-    """Play ``config.n`` episodes of every instance; return the trajectories (those written
-    by earlier runs of a resumed ``writer`` are not repeated) and run statistics."""
+    """Play ``config.n`` episodes of every instance; return the trajectories in (group,
+    sample) order, whatever order they finished in (those written by earlier runs of a resumed
+    ``writer`` are not repeated), and run statistics."""
     runner = _Rollout(dataset, policy, codec, config, writer, instances, limits, num_threads, on_episode)
     try:
         return await runner.run()
@@ -183,6 +184,7 @@ class _Rollout:
         if pump is not None:
             await pump
         self.stats.wall_seconds = time.perf_counter() - t0
+        self.out.sort(key=lambda t: t.key)  # episodes finish in an order that depends on timing
         return self.out, self.stats
 
     async def _admit(self) -> None:
