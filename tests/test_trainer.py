@@ -471,3 +471,31 @@ def test_sft_cosine_horizon() -> None:
     long = sft(tiny_lm(), traj, pad_id=0, args=SFTArgs(steps=20, batch=2, warmup_steps=1, decay_steps=40))
     assert short[-1]["lr"] == pytest.approx(1e-4, rel=1e-6)  # decayed to 10 % at the end
     assert long[-1]["lr"] > 0.5e-3
+
+
+def test_sft_stops_when_on_step_says_so() -> None:
+    """A true return value from ``on_step`` ends the run after that step (the demo's warm start
+    stops once its greedy success reaches the target); a false one lets it run on."""
+    from codegym_trainer.sft import SFTArgs, sft
+
+    seen: list[int] = []
+
+    def stop_at_three(step: int, stats: dict[str, float]) -> bool:
+        seen.append(step)
+        return step == 3
+
+    traj = trajectories(2)
+    history = sft(tiny_lm(), traj, pad_id=0, args=SFTArgs(steps=10, batch=2), on_step=stop_at_three)
+    assert len(history) == 3 and seen == [1, 2, 3]
+    full = sft(tiny_lm(), traj, pad_id=0, args=SFTArgs(steps=5, batch=2), on_step=lambda s, st: False)
+    assert len(full) == 5
+
+
+def test_first_per_family_takes_the_first_configurations_of_each_family() -> None:
+    from codegym_trainer.demo import FAMILIES, first_per_family, make_datasets
+
+    _, _, rl = make_datasets(1, 1, seed=0, prompt="compact", rl_per_family=5)
+    probe = first_per_family(rl, 2, "probe")
+    assert [i.ability for i in probe] == [
+        i.ability for name in FAMILIES for i in [j for j in rl if j.env_name == name][:2]
+    ]

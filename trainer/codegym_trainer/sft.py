@@ -11,7 +11,6 @@ import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from codegym.protocol import Trajectory
@@ -74,9 +73,10 @@ def sft(
     trajectories: Sequence[Trajectory],
     pad_id: int,
     args: SFTArgs,
-    on_step: Callable[[int, dict[str, float]], Any] | None = None,
+    on_step: Callable[[int, dict[str, float]], bool | None] | None = None,
 ) -> list[dict[str, float]]:
-    """Train ``model`` in place for ``args.steps`` steps; return the per-step stats."""
+    """Train ``model`` in place for ``args.steps`` steps; return the per-step stats.
+    ``on_step(step, stats)`` runs after every step; a true return value ends training there."""
     if not trajectories:
         raise ValueError("SFT needs at least one trajectory")
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
@@ -102,7 +102,7 @@ def sft(
         scheduler.step()
         stats["lr"] = float(scheduler.get_last_lr()[0])
         history.append(stats)
-        if on_step is not None:
-            on_step(step + 1, stats)
+        if on_step is not None and on_step(step + 1, stats):
+            break
     model.eval()
     return history
