@@ -70,6 +70,11 @@ def _spiral(rng: random.Random) -> dict[str, Any]:
     return {"matrix": [[rng.randint(1, 9) for _ in range(cols)] for _ in range(rows)]}
 
 
+EPISODE = {"max_new_tokens": 48, "max_total_tokens": 2048, "max_turns": 10}
+"""Per-episode budgets of every rollout the demo samples (warm-start checks, GRPO, evaluation)."""
+PROBE_PER_FAMILY = 16
+"""GRPO-set configurations per family on which the warm start's greedy success is checked."""
+
 FAMILIES: dict[str, Callable[[random.Random], dict[str, Any]]] = {
     "DaysBetweenDatesEnv": _dates,
     "FractionSumEnv": _fractions,
@@ -191,13 +196,17 @@ def warm_start(
             codec,
             n=1,
             temperature=0.0,
-            max_new_tokens=48,
-            max_total_tokens=2048,
-            max_turns=10,
+            max_new_tokens=EPISODE["max_new_tokens"],
+            max_total_tokens=EPISODE["max_total_tokens"],
+            max_turns=EPISODE["max_turns"],
             max_batch=256,
         )
+        policy.clear_cache()  # its prefixes are stale after the next update
         checks.append({"step": step, "greedy_success": result["success"]})
-        print(f"sft {step}: greedy success {result['success']:.3f} on {len(probe)} GRPO-set configurations")
+        print(
+            f"sft {step}: greedy success {result['success']:.3f} on {len(probe)} GRPO-set configurations",
+            flush=True,
+        )
         return bool(result["success"] >= args.sft_target)
 
     history = sft(model, demos, pad_id=int(tokenizer.pad_token_id), args=sft_args, on_step=on_step)
@@ -236,8 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         "--sft-target",
         type=float,
         default=0.5,
-        help="end the warm start once greedy success on 16 GRPO-set configurations per family "
-        "reaches this (0: run all --sft-steps)",
+        help=f"end the warm start once greedy success on {PROBE_PER_FAMILY} GRPO-set configurations "
+        "per family reaches this (0: run all --sft-steps)",
     )
     p.add_argument("--sft-check-every", type=int, default=100, help="steps between those checks")
     p.add_argument(
@@ -278,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
         sft_report: dict[str, Any] = {"warm_start": str(sft_dir)}
     else:
         t1 = time.perf_counter()
-        sft_dir, sft_report = warm_start(out, train_set, first_per_family(rl_set, 16, "demo-probe"), args)
+        sft_dir, sft_report = warm_start(
+            out, train_set, first_per_family(rl_set, PROBE_PER_FAMILY, "demo-probe"), args
+        )
         timings["sft_seconds"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()
@@ -290,11 +301,11 @@ def main(argv: list[str] | None = None) -> int:
         steps=args.grpo_steps,
         tasks_per_step=args.tasks_per_step,
         n=args.n,
-        max_new_tokens=48,
+        max_new_tokens=EPISODE["max_new_tokens"],
         temperature=1.0,
         top_p=args.top_p,
-        max_turns=10,
-        max_total_tokens=2048,
+        max_turns=EPISODE["max_turns"],
+        max_total_tokens=EPISODE["max_total_tokens"],
         filter_min_attempts=1 << 30,  # random fresh configurations: nothing to filter
         save_every=args.grpo_steps,
         eval_dataset=str(held_dir),
