@@ -5,15 +5,22 @@
 //! componentize-py is found as `$CODEGYM_COMPONENTIZE_PY`, else `componentize-py` on `PATH`
 //! (pip puts it there from `[build-system] requires` during `pip install`), else through
 //! `python3 -m componentize_py`.
+//!
+//! The component is then post-processed in place (`build/immortal.rs`): the objects of its
+//! pre-initialised interpreter are made immortal, so sandboxes never write to their headers.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+#[path = "build/immortal.rs"]
+mod immortal;
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
     let guest_root = manifest.join("../../envs_wasm");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default()).join("env_host.wasm");
     println!("cargo:rerun-if-env-changed=CODEGYM_COMPONENTIZE_PY");
+    println!("cargo:rerun-if-changed=build/immortal.rs");
     rerun_if_changed(&guest_root);
 
     let attempts: Vec<(String, Vec<String>)> = match std::env::var("CODEGYM_COMPONENTIZE_PY") {
@@ -48,6 +55,7 @@ fn main() {
             .status();
         match status {
             Ok(s) if s.success() => {
+                make_immortal(&out);
                 emit_hash(&out);
                 return;
             }
@@ -62,6 +70,27 @@ fn main() {
         errors.join("; ")
     );
     std::process::exit(1);
+}
+
+fn make_immortal(component: &Path) {
+    let result = std::fs::read(component)
+        .map_err(|e| format!("reading {}: {e}", component.display()))
+        .and_then(|mut bytes| {
+            let summary = immortal::immortalize(&mut bytes)?;
+            std::fs::write(component, &bytes)
+                .map_err(|e| format!("writing {}: {e}", component.display()))?;
+            Ok(summary)
+        });
+    match result {
+        Ok(summary) => println!(
+            "cargo:rustc-env=CODEGYM_GUEST_IMMORTAL={}/{}",
+            summary.made_immortal, summary.listed
+        ),
+        Err(e) => {
+            eprintln!("error: making the guest's snapshot objects immortal: {e}");
+            std::process::exit(1);
+        }
+    }
 }
 
 /// Key for the on-disk cache of the compiled guest, computed here so start-up does not hash

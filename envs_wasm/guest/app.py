@@ -15,6 +15,7 @@ import sys
 import traceback
 import types
 
+import immortal
 import preload  # noqa: F401  (imports the pure-Python stdlib before the snapshot is taken)
 import warmup
 import wit_world
@@ -227,8 +228,9 @@ class _Trace:
 # Run every export once so that CPython's first-use writes happen before the snapshot (see
 # warmup.py). Everything alive after that lives in the pre-initialised snapshot and is shared
 # copy-on-write by every instance; moving it out of the collector's reach keeps a GC pass from
-# dirtying it.
+# dirtying it, and making it immortal (immortal.py) keeps reference counting from dirtying it.
 warmup.run(WitWorld(), _state)
 sys.modules.pop("codegym_env", None)
 gc.collect()
+immortal.record()
 gc.freeze()

@@ -2,6 +2,10 @@
 
 use crate::error::ConfigError;
 
+/// The smallest `memory_bytes` a pool accepts: the guest's pre-initialised memory (≈ 33 MB)
+/// plus room for a small env to load and step (`tests/all/pool.rs` runs one at exactly this).
+pub const MIN_MEMORY_BYTES: u64 = 48 << 20;
+
 /// The limits every env in a pool runs under.
 ///
 /// Fuel budgets are deterministic: wasmtime charges fuel per executed wasm operator, so the same
@@ -62,10 +66,11 @@ impl Limits {
                 return Err(ConfigError(format!("limit {name} must be positive")));
             }
         }
-        if self.memory_bytes < (32 << 20) {
+        if self.memory_bytes < MIN_MEMORY_BYTES {
             return Err(ConfigError(format!(
-                "memory_bytes = {} is below the 32 MiB the Python guest needs to start",
-                self.memory_bytes
+                "memory_bytes = {} is below the {} MiB the Python guest needs to start and run",
+                self.memory_bytes,
+                MIN_MEMORY_BYTES >> 20
             )));
         }
         if !(64 << 10..=1 << 30).contains(&self.stack_bytes) {

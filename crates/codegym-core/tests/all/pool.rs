@@ -1,4 +1,4 @@
-use codegym_core::{EnvErrorKind, Limits};
+use codegym_core::{EnvErrorKind, Limits, MIN_MEMORY_BYTES};
 
 use crate::common::{act, pool, spec, MAX_ENV};
 
@@ -151,4 +151,68 @@ fn fork_is_refused_past_the_replay_bound_until_the_next_reset() {
         .step(&vec![act("Noise", "{}"); 2], Some(vec![0, ids[0]]))
         .unwrap();
     assert_eq!(noise[0].obs, noise[1].obs);
+}
+
+/// The build makes every object of the guest's snapshot immortal (`build/immortal.rs`), so that
+/// reference counting never copies a shared page into a sandbox; what an env creates stays mortal
+/// and is freed as usual.
+#[test]
+fn snapshot_objects_are_immortal_and_env_objects_are_not() {
+    let source = r#"
+import json
+import sys
+
+import gymnasium
+
+
+class ImmortalEnv(gymnasium.Env):
+    @staticmethod
+    def from_env_str(env_str):
+        return ImmortalEnv()
+
+    def reset(self, options={}):
+        return "reset"
+
+    def step(self, action):
+        checks = {
+            "json.dumps": sys._is_immortal(json.dumps),
+            "gymnasium.Env": sys._is_immortal(gymnasium.Env),
+            "json module": sys._is_immortal(json),
+            "env": sys._is_immortal(self),
+            "env class": sys._is_immortal(ImmortalEnv),
+            "new list": sys._is_immortal([]),
+        }
+        return True, json.dumps(checks, sort_keys=True)
+"#;
+    let p = pool(vec![spec(source, "ImmortalEnv@{}")], Limits::default());
+    p.reset(None).unwrap();
+    let s = p.step(&[act("Check", "{}")], None).unwrap();
+    assert!(s[0].error.is_none(), "{:?}", s[0].error);
+    assert_eq!(
+        s[0].obs,
+        r#"{"env": false, "env class": false, "gymnasium.Env": true, "json module": true, "json.dumps": true, "new list": false}"#
+    );
+}
+
+/// The smallest memory limit a pool accepts is enough for the guest to start, load an env and run
+/// an episode, and one byte less is refused.
+#[test]
+fn the_minimum_memory_limit_runs_an_episode() {
+    let limits = Limits {
+        memory_bytes: MIN_MEMORY_BYTES,
+        ..Limits::default()
+    };
+    let p = pool(
+        vec![spec(MAX_ENV, "MaxEnv@{'nums': [4, 1]}")],
+        limits.clone(),
+    );
+    let r = p.reset(None).unwrap();
+    assert!(r[0].error.is_none(), "{:?}", r[0].error);
+    let s = p.step(&[act("Done", r#"{"answer": 4}"#)], None).unwrap();
+    assert_eq!((s[0].reward, s[0].done), (1.0, true), "{:?}", s[0].error);
+    let below = Limits {
+        memory_bytes: MIN_MEMORY_BYTES - 1,
+        ..limits
+    };
+    assert!(below.validate().is_err());
 }
