@@ -15,6 +15,7 @@ import sys
 import traceback
 import types
 
+import heap
 import immortal
 import preload  # noqa: F401  (imports the pure-Python stdlib before the snapshot is taken)
 import warmup
@@ -229,8 +230,10 @@ class _Trace:
 # warmup.py). Everything alive after that lives in the pre-initialised snapshot and is shared
 # copy-on-write by every instance; moving it out of the collector's reach keeps a GC pass from
 # dirtying it, and making it immortal (immortal.py) keeps reference counting from dirtying it.
+# Filling the allocator's holes (heap.py) makes sandboxes allocate on pages of their own.
 warmup.run(WitWorld(), _state)
 sys.modules.pop("codegym_env", None)
 gc.collect()
+heap.fill()
 immortal.record()
 gc.freeze()
