@@ -10,9 +10,9 @@ Immortal objects (PEP 683) are exempt: `Py_INCREF`/`Py_DECREF` leave their count
 CPython has no Python-level way to make an object immortal, so `record()` only lists the
 addresses (`id()`) of everything reachable and keeps each of those objects alive; the build
 script (`crates/codegym-core/build.rs`) finds the list in the snapshot's memory image and writes
-the immortal reference count into each object's header there. Objects that are never freed
-cannot be freed early: the only cost is that garbage made of snapshot objects is never reclaimed,
-which the host's fresh-instance-per-env design makes moot.
+the immortal reference count into each object's header there. Pinned objects are never freed:
+a snapshot object that an env drops is not reclaimed, which costs nothing in a sandbox that
+lives for one env.
 """
 
 import array
