@@ -76,20 +76,13 @@ fn make_immortal(component: &Path) {
     let result = std::fs::read(component)
         .map_err(|e| format!("reading {}: {e}", component.display()))
         .and_then(|mut bytes| {
-            let summary = immortal::immortalize(&mut bytes)?;
+            immortal::immortalize(&mut bytes)?;
             std::fs::write(component, &bytes)
-                .map_err(|e| format!("writing {}: {e}", component.display()))?;
-            Ok(summary)
+                .map_err(|e| format!("writing {}: {e}", component.display()))
         });
-    match result {
-        Ok(summary) => println!(
-            "cargo:rustc-env=CODEGYM_GUEST_IMMORTAL={}/{}",
-            summary.made_immortal, summary.listed
-        ),
-        Err(e) => {
-            eprintln!("error: making the guest's snapshot objects immortal: {e}");
-            std::process::exit(1);
-        }
+    if let Err(e) = result {
+        eprintln!("error: making the guest's snapshot objects immortal: {e}");
+        std::process::exit(1);
     }
 }
 

@@ -10,9 +10,9 @@ instead.
 
 How many: the probe (crates/codegym-core/examples/probe.rs, LIS env, snapshot objects already
 immortal) counts page faults per sandbox for instantiate + load as the number of pinned blocks
-grows: 0 -> 398, 500 -> 424,
-2,000 -> 306, 6,000 -> 232, 20,000 -> 227, 121,000 -> 199. Filling other size classes as well
-(2,000 blocks each from 48 to 512 bytes) grew the image by 37 MB and did not help further.
+grows: 0 -> 398, 500 -> 424, 2,000 -> 306, 6,000 -> 232, 20,000 -> 227, 121,000 -> 199.
+Filling other size classes as well (2,000 blocks each from 48 to 512 bytes) grew the image by
+37 MB and did not help further.
 """
 
 # 20,000 blocks of 32 bytes: 640 KB of the shared image, none of it in any sandbox's memory.

@@ -2,8 +2,9 @@
 //!
 //! `envs_wasm/guest/immortal.py` leaves, in the snapshot, the addresses of every object alive
 //! at snapshot time (an `array('I')`) and a record pointing at them, framed by a 32-byte marker:
-//! `MARKER, count: u32, address of the array's items: u32, MARKER` (little-endian). The snapshot is the component's only memory image:
-//! active data segments at constant offsets, all in one core module. This pass finds the record
+//! `MARKER, count: u32, address of the array's items: u32, MARKER` (little-endian). The
+//! snapshot is the component's only memory image: active data segments at constant offsets,
+//! all in one core module. This pass finds the record
 //! in those segments and overwrites each listed object's reference count (the first word of a
 //! `PyObject`) in place with CPython's immortal value, so no sandbox ever writes to those
 //! headers (and copies their pages). Sizes and offsets are untouched: only bytes inside data
@@ -23,12 +24,6 @@ fn marker() -> [u8; 32] {
 /// `Include/refcount.h`); statically allocated ones are at `7 << 28`.
 const IMMORTAL_MINIMUM: u32 = 1 << 30;
 const IMMORTAL_INITIAL: u32 = 5 << 28;
-
-/// What the pass did.
-pub struct Summary {
-    pub listed: usize,
-    pub made_immortal: usize,
-}
 
 /// One active data segment: where it lands in linear memory and where its bytes are in the file.
 struct Segment {
@@ -51,9 +46,16 @@ impl Image {
         let s = &self.segments[i];
         (address + len <= s.memory.end).then(|| s.file + (address - s.memory.start) as usize)
     }
+
+    /// The little-endian word at `address`, and its file offset, if one segment holds it.
+    fn word(&self, component: &[u8], address: u64) -> Option<(u32, usize)> {
+        let at = self.locate(address, 4)?;
+        let bytes = component.get(at..at + 4)?.try_into().ok()?;
+        Some((u32::from_le_bytes(bytes), at))
+    }
 }
 
-pub fn immortalize(component: &mut [u8]) -> Result<Summary, String> {
+pub fn immortalize(component: &mut [u8]) -> Result<(), String> {
     let image = memory_image(component)?;
     let marker = marker();
     let mut records = Vec::new();
@@ -81,28 +83,18 @@ pub fn immortalize(component: &mut [u8]) -> Result<Summary, String> {
             ))
         }
     };
-    let mut made_immortal = 0;
     for &address in &addresses {
-        let Some(at) = image.locate(u64::from(address), 4) else {
-            continue; // a header outside every segment is all zero: not a live object
+        // A header outside every segment is all zero: not a live object.
+        let Some((count, at)) = image.word(component, u64::from(address)) else {
+            continue;
         };
-        let count = u32::from_le_bytes([
-            component[at],
-            component[at + 1],
-            component[at + 2],
-            component[at + 3],
-        ]);
         // Zero would be a freed object; already-immortal objects (static types, small ints,
         // `None`, ...) keep their own value, which also tells static ones apart.
         if count > 0 && count < IMMORTAL_MINIMUM {
             component[at..at + 4].copy_from_slice(&IMMORTAL_INITIAL.to_le_bytes());
-            made_immortal += 1;
         }
     }
-    Ok(Summary {
-        listed: addresses.len(),
-        made_immortal,
-    })
+    Ok(())
 }
 
 /// The record starting at `address`, if a well-formed one does (the marker may also occur in
@@ -113,10 +105,7 @@ fn read_record(
     address: u64,
     marker: &[u8; 32],
 ) -> Option<Vec<u32>> {
-    let word = |a: u64| {
-        let at = image.locate(a, 4)?;
-        Some(u32::from_le_bytes(component[at..at + 4].try_into().ok()?))
-    };
+    let word = |a: u64| image.word(component, a).map(|(value, _)| value);
     let count = u64::from(word(address + 32)?);
     let items = u64::from(word(address + 36)?);
     let tail = image.locate(address + 40, 32)?;
