@@ -403,7 +403,10 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) != 1:
         print("usage: python -m codegym_trainer.loop CONFIG.toml", file=sys.stderr)
         return 2
-    train(load_config(argv[0]))
+    try:
+        train(load_config(argv[0]))
+    finally:
+        parallel.shutdown()  # the process group train() joined under torchrun
     return 0
 
 

@@ -61,6 +61,15 @@ def init_from_env() -> torch.device:
     return device
 
 
+def shutdown() -> None:
+    """Destroy the default process group, if there is one. Call it before the process exits:
+    gloo's worker threads still alive at interpreter exit abort the process ("terminate called
+    without an active exception", SIGABRT) now and then, failing the whole torchrun job after
+    its work is done."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def is_sharded(model: torch.nn.Module) -> bool:
     """Whether :func:`shard_model` (or ``fully_shard``) was applied to ``model``."""
     return isinstance(model, FSDPModule)
