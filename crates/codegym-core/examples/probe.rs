@@ -109,6 +109,40 @@ fn main() {
     }
     drop(boxes);
 
+    // Envs of the class now that its first env has recorded the pages a load and a reset write
+    // (crate::prefault): created on one thread by phase, then on one and two threads at once.
+    let (r, t) = (mark(), Instant::now());
+    let mut boxes: Vec<Sandbox> = (0..n)
+        .map(|_| Sandbox::for_spec(&engine, limits.clone(), &spec).unwrap())
+        .collect();
+    phase("instantiate + load, profiled", t, r);
+    let (r, t) = (mark(), Instant::now());
+    for s in &mut boxes {
+        s.reset(env_str, 0).unwrap();
+    }
+    phase("reset, profiled", t, r);
+    drop(boxes);
+    for threads in [1, 2] {
+        let (f, t) = (minor_faults(), Instant::now());
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    let boxes: Vec<Sandbox> = (0..n)
+                        .map(|_| {
+                            let mut s = Sandbox::for_spec(&engine, limits.clone(), &spec).unwrap();
+                            s.reset(env_str, 0).unwrap();
+                            s
+                        })
+                        .collect();
+                    drop(boxes);
+                });
+            }
+        });
+        let rate = (threads * n) as f64 / t.elapsed().as_secs_f64();
+        let faults = (minor_faults() - f) / (threads * n) as f64;
+        println!("create + drop, {threads} thread(s)  {rate:>9.0} /s {faults:>7.0} faults/env");
+    }
+
     // The same through an EnvPool on one and two threads.
     for threads in [1, 2] {
         let specs = (0..n)

@@ -13,12 +13,28 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use crate::engine::Engine;
 use crate::error::{EnvError, EnvErrorKind};
 use crate::limits::Limits;
+use crate::prefault::Profile;
 use crate::sandbox::Sandbox;
 
 /// Distinct (source, class, limits) entries kept before the cache is emptied and refilled.
 const MAX_ENTRIES: usize = 4096;
 
 type Compiled = Result<Arc<[u8]>, EnvError>;
+
+/// What a sandbox loads: the marshalled module code, and the pages envs of it write while
+/// loading and resetting (recorded by the first env of the class to reset; see
+/// [`crate::prefault`]).
+#[derive(Clone)]
+pub struct Code {
+    pub bytes: Arc<[u8]>,
+    pub profile: Arc<OnceLock<Profile>>,
+}
+
+#[derive(Default)]
+struct Entry {
+    compiled: OnceLock<Compiled>,
+    profile: Arc<OnceLock<Profile>>,
+}
 
 /// Limits are part of the key: whether a compile runs out of fuel or memory depends on them.
 #[derive(Clone, Hash, PartialEq, Eq)]
@@ -30,7 +46,7 @@ struct Key {
 
 #[derive(Default)]
 pub struct CodeCache {
-    entries: Mutex<HashMap<Key, Arc<OnceLock<Compiled>>>>,
+    entries: Mutex<HashMap<Key, Arc<Entry>>>,
 }
 
 impl CodeCache {
@@ -42,7 +58,7 @@ impl CodeCache {
         limits: &Arc<Limits>,
         source: &Arc<str>,
         class_name: &str,
-    ) -> Compiled {
+    ) -> Result<Code, EnvError> {
         let key = Key {
             source: source.clone(),
             class_name: class_name.to_owned(),
@@ -56,6 +72,7 @@ impl CodeCache {
             entries.entry(key.clone()).or_default().clone()
         };
         let compiled = cell
+            .compiled
             .get_or_init(|| {
                 Sandbox::compile(engine, limits.clone(), source, class_name).map(Arc::from)
             })
@@ -70,6 +87,9 @@ impl CodeCache {
                 }
             }
         }
-        compiled
+        compiled.map(|bytes| Code {
+            bytes,
+            profile: cell.profile.clone(),
+        })
     }
 }

@@ -8,13 +8,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker, ResourceTable};
 use wasmtime::{Config, ResourceLimiter};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::code::CodeCache;
 use crate::error::EngineError;
-use crate::guest::{EnvHostPre, COMPONENT, COMPONENT_HASH};
+use crate::guest::{EnvHostIndices, COMPONENT, COMPONENT_HASH};
 use crate::wasi::{link_virtual_clock, VirtualClock, VirtualClockView};
 
 /// Period of the epoch ticker; wall-clock limits are rounded up to it.
@@ -76,7 +76,12 @@ impl ResourceLimiter for MemoryLimiter {
 /// A compiled, linked guest ready to be instantiated many times.
 pub struct Engine {
     pub(crate) engine: wasmtime::Engine,
-    pub(crate) pre: EnvHostPre<GuestState>,
+    pub(crate) pre: InstancePre<GuestState>,
+    /// The typed exports of an instance of `pre`.
+    pub(crate) indices: EnvHostIndices,
+    /// The guest's `load`, called with [`crate::prefault::LoadCode`] rather than through
+    /// `indices`.
+    pub(crate) load: ComponentExportIndex,
     /// Env sources compiled by this engine's guest.
     pub(crate) code: CodeCache,
     stop_ticker: Arc<AtomicBool>,
@@ -124,13 +129,19 @@ impl Engine {
             clock: &state.clock,
             table: &mut state.table,
         })?;
-        let pre = EnvHostPre::new(linker.instantiate_pre(&component)?)?;
+        let pre = linker.instantiate_pre(&component)?;
+        let indices = EnvHostIndices::new(&pre)?;
+        let load = component
+            .get_export_index(None, "load")
+            .ok_or_else(|| wasmtime::format_err!("the guest exports no `load`"))?;
 
         let stop_ticker = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), stop_ticker.clone())?;
         Ok(Self {
             engine,
             pre,
+            indices,
+            load,
             code: CodeCache::default(),
             stop_ticker,
         })

@@ -19,6 +19,7 @@ mod error;
 mod guest;
 mod limits;
 mod pool;
+mod prefault;
 mod sandbox;
 mod spec;
 mod wasi;

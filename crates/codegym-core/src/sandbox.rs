@@ -1,14 +1,15 @@
 //! One env in its own wasmtime store: instantiate, load, and make budgeted calls into the guest.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{ComponentExportIndex, ResourceTable};
 use wasmtime::{Store, Trap};
 
 use crate::engine::{Engine, GuestState, MemoryLimiter, EPOCH_TICK};
 use crate::error::{EnvError, EnvErrorKind};
 use crate::guest::EnvHost;
 use crate::limits::Limits;
+use crate::prefault::{LoadCode, MemorySeen, Profile};
 use crate::spec::EnvSpec;
 use crate::wasi::{sealed_ctx, CappedPipe, VirtualClock};
 
@@ -38,6 +39,13 @@ pub struct GuestSolve {
 pub struct Sandbox {
     store: Store<GuestState>,
     guest: EnvHost,
+    instance: wasmtime::component::Instance,
+    load_export: ComponentExportIndex,
+    /// Where the guest's linear memory is (seen while `load`'s argument was lowered).
+    memory: MemorySeen,
+    /// The class's pre-fault profile, while it is still to be recorded (by this sandbox's
+    /// first reset, unless another env of the class records it first).
+    record: Option<Arc<OnceLock<Profile>>>,
     stdout: CappedPipe,
     stderr: CappedPipe,
     limits: Arc<Limits>,
@@ -55,19 +63,43 @@ impl Sandbox {
             .code
             .get(engine, &limits, &spec.source, spec.class_name())?;
         let mut sandbox = Self::instantiate(engine, limits, spec.seed)?;
+        if code.profile.get().is_none() {
+            sandbox.record = Some(code.profile.clone());
+        }
         arm(
             &mut sandbox.store,
             sandbox.limits.fuel_per_load,
             sandbox.limits.wall_time_ms,
         )?;
-        let loaded = sandbox.guest.call_load(
-            &mut sandbox.store,
-            &code,
-            spec.class_name(),
-            sandbox.limits.max_obs_bytes,
-        );
+        let loaded = sandbox.load(&code.bytes, code.profile.get(), spec.class_name());
         sandbox.finish(loaded, EnvErrorKind::Load, "loading the env")?;
         Ok(sandbox)
+    }
+
+    /// Call the guest's `load` with `code`, pre-faulting `profile` (the class's, once
+    /// recorded) while the code is copied in.
+    fn load(
+        &mut self,
+        code: &[u8],
+        profile: Option<&Profile>,
+        class_name: &str,
+    ) -> wasmtime::Result<Result<(), String>> {
+        let load = self
+            .instance
+            .get_typed_func::<(LoadCode<'_>, &str, u32), (Result<(), String>,)>(
+                &mut self.store,
+                self.load_export,
+            )?;
+        let code = LoadCode {
+            bytes: code,
+            profile,
+            seen: &self.memory,
+        };
+        let (loaded,) = load.call(
+            &mut self.store,
+            (code, class_name, self.limits.max_obs_bytes),
+        )?;
+        Ok(loaded)
     }
 
     /// Compile `source` in a throwaway instance and return the marshalled module code.
@@ -109,13 +141,21 @@ impl Sandbox {
         store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_trap();
         arm(&mut store, limits.fuel_per_load, limits.wall_time_ms)?;
-        let guest = engine
+        let instance = engine
             .pre
             .instantiate(&mut store)
+            .map_err(|e| classify(&store, &limits, e, "instantiating the guest"))?;
+        let guest = engine
+            .indices
+            .load(&mut store, &instance)
             .map_err(|e| classify(&store, &limits, e, "instantiating the guest"))?;
         Ok(Self {
             store,
             guest,
+            instance,
+            load_export: engine.load,
+            memory: MemorySeen::default(),
+            record: None,
             stdout,
             stderr,
             limits,
@@ -132,7 +172,14 @@ impl Sandbox {
             self.limits.wall_time_ms,
         )?;
         let out = self.guest.call_reset(&mut self.store, env_str, seed);
-        self.finish(out, EnvErrorKind::Load, "resetting the env")
+        let reset = self.finish(out, EnvErrorKind::Load, "resetting the env")?;
+        if let Some(profile) = self.record.take() {
+            // A failed read leaves the class without a profile: slower creation, same result.
+            if let Ok(written) = self.memory.written() {
+                let _ = profile.set(written);
+            }
+        }
+        Ok(reset)
     }
 
     /// Pass one action to the env's `step`.
@@ -249,5 +296,79 @@ fn classify(
         ),
         Some(trap) => EnvError::new(EnvErrorKind::Trap, format!("{what}: {trap}")),
         None => EnvError::new(EnvErrorKind::Trap, format!("{what}: {e:#}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    const SOURCE: &str = r#"
+import json
+import random
+
+
+class NoiseEnv:
+    @staticmethod
+    def from_env_str(env_str):
+        env = NoiseEnv()
+        env.seen = {str(i): [i] * i for i in range(50)}
+        env.step_count = 0
+        return env
+
+    def step(self, action):
+        self.step_count += 1
+        self.seen[action] = [random.random() for _ in range(20)]
+        return True, json.dumps([len(self.seen), sorted(self.seen)[-1], random.random()])
+"#;
+
+    /// The first env of a class records the pages it wrote while loading and resetting; a later
+    /// env of the class has all of them private right after its load, before its reset; and
+    /// pre-faulting changes nothing the guest can observe: outputs and fuel are those of a
+    /// sandbox loaded without the profile.
+    #[test]
+    fn later_envs_of_a_class_start_with_its_written_pages_prefaulted() {
+        let limits = Arc::new(Limits::default());
+        let engine = Engine::shared(limits.stack_bytes).unwrap();
+        let spec = EnvSpec::new(Arc::from(SOURCE), "NoiseEnv@{}", None, 7).unwrap();
+        let mut first = Sandbox::for_spec(&engine, limits.clone(), &spec).unwrap();
+        first.reset("NoiseEnv@{}", 7).unwrap();
+        let code = engine
+            .code
+            .get(&engine, &limits, &spec.source, spec.class_name())
+            .unwrap();
+        let profile = code
+            .profile
+            .get()
+            .expect("the first reset records the profile");
+        let pages = |p: &Profile| p.iter().map(|r| r.len() / 4096).sum::<usize>();
+        assert!(pages(profile) >= 8, "{} pages", pages(profile));
+
+        let mut prefaulted = Sandbox::for_spec(&engine, limits.clone(), &spec).unwrap();
+        let written = prefaulted.memory.written().unwrap();
+        let private = |offset: usize| written.iter().any(|r| r.contains(&offset));
+        for range in profile {
+            for page in range.clone().step_by(4096) {
+                assert!(
+                    private(page),
+                    "profiled page at {page:#x} is not private after load"
+                );
+            }
+        }
+
+        let mut plain = Sandbox::instantiate(&engine, limits.clone(), 7).unwrap();
+        let loaded = plain.load(&code.bytes, None, spec.class_name()).unwrap();
+        loaded.unwrap();
+        for sandbox in [&mut prefaulted, &mut plain] {
+            sandbox.reset("NoiseEnv@{}", 7).unwrap();
+        }
+        for action in ["a", "b", "a", "zz"] {
+            let a = prefaulted.step(action).unwrap();
+            let b = plain.step(action).unwrap();
+            assert_eq!(a, b);
+            assert_eq!(prefaulted.fuel_left(), plain.fuel_left());
+        }
     }
 }
