@@ -90,6 +90,7 @@ def run(world, state) -> None:
         world.step('{"name": "Compare", "parameters": {"i": 1, "j": 0}}')
         world.step("{bad")
         world.solve(seed % 2 == 0)
+        world.sync(b"")
         world.reset("WarmupEnv@{}", seed)
         world.step('{"name": "Done", "parameters": {"answer": 1}}')
     state.__init__()

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use crate::engine::Engine;
 use crate::error::{EnvError, EnvErrorKind};
 use crate::limits::Limits;
-use crate::prefault::Profile;
+use crate::memory::Profile;
 use crate::sandbox::Sandbox;
 
 /// Distinct (source, class, limits) entries kept before the cache is emptied and refilled.
@@ -23,7 +23,7 @@ type Compiled = Result<Arc<[u8]>, EnvError>;
 
 /// What a sandbox loads: the marshalled module code, and the pages envs of it write while
 /// loading and resetting (recorded by the first env of the class to reset; see
-/// [`crate::prefault`]).
+/// [`crate::memory`]).
 #[derive(Clone)]
 pub struct Code {
     pub bytes: Arc<[u8]>,

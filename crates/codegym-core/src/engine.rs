@@ -73,15 +73,22 @@ impl ResourceLimiter for MemoryLimiter {
     }
 }
 
+/// Guest exports the host calls with arguments that reach into the guest's memory.
+#[derive(Clone, Copy)]
+pub(crate) struct Exports {
+    pub load: ComponentExportIndex,
+    pub sync: ComponentExportIndex,
+}
+
 /// A compiled, linked guest ready to be instantiated many times.
 pub struct Engine {
     pub(crate) engine: wasmtime::Engine,
     pub(crate) pre: InstancePre<GuestState>,
     /// The typed exports of an instance of `pre`.
     pub(crate) indices: EnvHostIndices,
-    /// The guest's `load`, called with [`crate::prefault::LoadCode`] rather than through
+    /// Exports called with [`crate::memory::WithMemory`] arguments rather than through
     /// `indices`.
-    pub(crate) load: ComponentExportIndex,
+    pub(crate) exports: Exports,
     /// Env sources compiled by this engine's guest.
     pub(crate) code: CodeCache,
     stop_ticker: Arc<AtomicBool>,
@@ -131,9 +138,15 @@ impl Engine {
         })?;
         let pre = linker.instantiate_pre(&component)?;
         let indices = EnvHostIndices::new(&pre)?;
-        let load = component
-            .get_export_index(None, "load")
-            .ok_or_else(|| wasmtime::format_err!("the guest exports no `load`"))?;
+        let export = |name: &str| {
+            component
+                .get_export_index(None, name)
+                .ok_or_else(|| wasmtime::format_err!("the guest exports no `{name}`"))
+        };
+        let exports = Exports {
+            load: export("load")?,
+            sync: export("sync")?,
+        };
 
         let stop_ticker = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), stop_ticker.clone())?;
@@ -141,7 +154,7 @@ impl Engine {
             engine,
             pre,
             indices,
-            load,
+            exports,
             code: CodeCache::default(),
             stop_ticker,
         })

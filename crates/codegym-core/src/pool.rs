@@ -16,8 +16,10 @@ use rayon::prelude::*;
 use crate::engine::Engine;
 use crate::error::{ConfigError, EngineError, EnvError, EnvErrorKind};
 use crate::limits::Limits;
+use crate::memory::Snapshot;
 use crate::sandbox::Sandbox;
 use crate::spec::EnvSpec;
+use crate::wasi::HostSide;
 
 /// The outcome of `reset` or `step` for one env.
 #[derive(Clone, Debug, PartialEq)]
@@ -74,6 +76,8 @@ enum Event {
     Reset,
     Step(String),
     Solve,
+    /// The `sync` call a fork by copy makes on the original (see [`Sandbox::snapshot`]).
+    Sync,
 }
 
 impl Event {
@@ -81,7 +85,7 @@ impl Event {
     fn bytes(&self) -> usize {
         match self {
             Self::Step(action) => action.len(),
-            Self::Reset | Self::Solve => 0,
+            Self::Reset | Self::Solve | Self::Sync => 0,
         }
     }
 }
@@ -91,6 +95,14 @@ impl Event {
 /// sandbox from its spec, which starts a new log: fork cost and log memory stay bounded.
 const MAX_REPLAY_EVENTS: usize = 4096;
 const MAX_REPLAY_BYTES: usize = 4 << 20;
+
+/// What a fork's clones take from their original besides its sandbox.
+struct Template {
+    spec: EnvSpec,
+    events: Vec<Event>,
+    phase: Phase,
+    replayable: bool,
+}
 
 struct Slot {
     spec: EnvSpec,
@@ -131,6 +143,7 @@ impl Slot {
                 Event::Reset => sandbox.reset(&spec.env_str, spec.seed).map(drop)?,
                 Event::Step(action) => sandbox.step(action).map(drop)?,
                 Event::Solve => sandbox.solve(false).map(drop)?,
+                Event::Sync => sandbox.sync_only()?,
             }
         }
         Ok(Self {
@@ -140,6 +153,25 @@ impl Slot {
             events: events.to_vec(),
             event_bytes: events.iter().map(Event::bytes).sum(),
             replayable: true,
+        })
+    }
+
+    /// A new slot in the exact state of one whose sandbox [`Sandbox::snapshot`] captured:
+    /// a fresh sandbox with that memory and host state written in.
+    fn copy(
+        template: &Template,
+        engine: &Engine,
+        limits: &Arc<Limits>,
+        (snapshot, host): &(Snapshot, HostSide),
+    ) -> Result<Self, EnvError> {
+        let sandbox = Sandbox::from_snapshot(engine, limits.clone(), snapshot, host)?;
+        Ok(Self {
+            spec: template.spec.clone(),
+            sandbox: Some(sandbox),
+            phase: template.phase.clone(),
+            events: template.events.clone(),
+            event_bytes: template.events.iter().map(Event::bytes).sum(),
+            replayable: template.replayable,
         })
     }
 
@@ -636,9 +668,9 @@ impl EnvPool {
     /// then diverge independently. An env that failed, or was never reset, cannot be forked.
     pub fn fork(&mut self, id: usize, n: usize) -> Result<Vec<usize>, ConfigError> {
         let ids = self.resolve_ids(Some(vec![id]))?;
-        let (spec, events, phase) = {
+        let (template, snapshot) = {
             let entry = self.shared.entry(ids[0]);
-            let slot = entry.slot.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut slot = entry.slot.lock().unwrap_or_else(PoisonError::into_inner);
             match &slot.phase {
                 Phase::Failed(e) => {
                     return Err(ConfigError(format!(
@@ -652,14 +684,35 @@ impl EnvPool {
                 }
                 Phase::Running | Phase::Finished => {}
             }
-            if !slot.replayable {
+            // Copy the sandbox when it can be copied; otherwise replay its log.
+            let snapshot = match slot.sandbox.as_mut().filter(|_| n > 0) {
+                Some(sandbox) => match sandbox.snapshot() {
+                    Ok(snapshot) => snapshot,
+                    Err(e) => {
+                        let error =
+                            format!("env {id} could not be forked: copying it failed ({e})");
+                        slot.fail(id, e);
+                        return Err(ConfigError(error));
+                    }
+                },
+                None => None,
+            };
+            if snapshot.is_some() {
+                slot.log(Event::Sync);
+            } else if !slot.replayable {
                 return Err(ConfigError(format!(
                     "env {id} cannot be forked: it received more than {MAX_REPLAY_EVENTS} calls \
                      or {MAX_REPLAY_BYTES} bytes of actions since its sandbox was loaded; it can \
                      be forked again after its next reset()"
                 )));
             }
-            (slot.spec.clone(), slot.events.clone(), slot.phase.clone())
+            let template = Template {
+                spec: slot.spec.clone(),
+                events: slot.events.clone(),
+                phase: slot.phase.clone(),
+                replayable: slot.replayable,
+            };
+            (template, snapshot)
         };
         let shared = &self.shared;
         let clones: Vec<Result<Slot, EnvError>> = self.threads.install(|| {
@@ -667,13 +720,22 @@ impl EnvPool {
                 .into_par_iter()
                 .map(|_| {
                     catch_unwind(AssertUnwindSafe(|| {
-                        Slot::replay(
-                            spec.clone(),
-                            &events,
-                            phase.clone(),
-                            &shared.engine,
-                            &shared.limits,
-                        )
+                        let copied = snapshot.as_ref().map(|snapshot| {
+                            Slot::copy(&template, &shared.engine, &shared.limits, snapshot)
+                        });
+                        match copied {
+                            Some(Ok(slot)) => Ok(slot),
+                            // A copy that failed (say, the fresh sandbox's memory differs in
+                            // size) falls back to the replay, when the log allows one.
+                            Some(Err(e)) if !template.replayable => Err(e),
+                            _ => Slot::replay(
+                                template.spec.clone(),
+                                &template.events,
+                                template.phase.clone(),
+                                &shared.engine,
+                                &shared.limits,
+                            ),
+                        }
                     }))
                     .unwrap_or_else(|_| {
                         Err(EnvError::new(

@@ -1,17 +1,19 @@
 //! One env in its own wasmtime store: instantiate, load, and make budgeted calls into the guest.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, PoisonError};
 
-use wasmtime::component::{ComponentExportIndex, ResourceTable};
+use wasmtime::component::ResourceTable;
 use wasmtime::{Store, Trap};
 
-use crate::engine::{Engine, GuestState, MemoryLimiter, EPOCH_TICK};
+use crate::engine::{Engine, Exports, GuestState, MemoryLimiter, EPOCH_TICK};
 use crate::error::{EnvError, EnvErrorKind};
 use crate::guest::EnvHost;
 use crate::limits::Limits;
-use crate::prefault::{LoadCode, MemorySeen, Profile};
+use crate::memory::{
+    Capture, MemoryHook, MemorySeen, Prefault, Profile, Restore, Snapshot, WithMemory,
+};
 use crate::spec::EnvSpec;
-use crate::wasi::{sealed_ctx, CappedPipe, VirtualClock};
+use crate::wasi::{sealed_ctx, HostSide};
 
 /// What the guest reported after a `step`.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,14 +42,13 @@ pub struct Sandbox {
     store: Store<GuestState>,
     guest: EnvHost,
     instance: wasmtime::component::Instance,
-    load_export: ComponentExportIndex,
+    exports: Exports,
     /// Where the guest's linear memory is (seen while `load`'s argument was lowered).
     memory: MemorySeen,
     /// The class's pre-fault profile, while it is still to be recorded (by this sandbox's
     /// first reset, unless another env of the class records it first).
     record: Option<Arc<OnceLock<Profile>>>,
-    stdout: CappedPipe,
-    stderr: CappedPipe,
+    host: HostSide,
     limits: Arc<Limits>,
 }
 
@@ -86,13 +87,13 @@ impl Sandbox {
     ) -> wasmtime::Result<Result<(), String>> {
         let load = self
             .instance
-            .get_typed_func::<(LoadCode<'_>, &str, u32), (Result<(), String>,)>(
+            .get_typed_func::<(WithMemory<'_, Prefault<'_>>, &str, u32), (Result<(), String>,)>(
                 &mut self.store,
-                self.load_export,
+                self.exports.load,
             )?;
-        let code = LoadCode {
+        let code = WithMemory {
             bytes: code,
-            profile,
+            hook: Prefault(profile),
             seen: &self.memory,
         };
         let (loaded,) = load.call(
@@ -100,6 +101,75 @@ impl Sandbox {
             (code, class_name, self.limits.max_obs_bytes),
         )?;
         Ok(loaded)
+    }
+
+    /// Call the guest's `sync` (which does nothing) with `hook` run on its memory first.
+    fn sync<H: MemoryHook>(&mut self, hook: H) -> Result<(), EnvError> {
+        arm(
+            &mut self.store,
+            self.limits.fuel_per_step,
+            self.limits.wall_time_ms,
+        )?;
+        let out = self
+            .instance
+            .get_typed_func::<(WithMemory<'_, H>,), ()>(&mut self.store, self.exports.sync)
+            .and_then(|sync| {
+                let data = WithMemory {
+                    bytes: &[],
+                    hook,
+                    seen: &self.memory,
+                };
+                sync.call(&mut self.store, (data,))
+            })
+            .map(Ok);
+        self.finish(out, EnvErrorKind::Trap, "copying the sandbox")
+    }
+
+    /// The `sync` call alone, as a replay of a fork by copy makes it.
+    pub(crate) fn sync_only(&mut self) -> Result<(), EnvError> {
+        self.sync(Prefault(None))
+    }
+
+    /// Copy this sandbox's state for [`Sandbox::from_snapshot`], by a `sync` call (which the
+    /// copies then also make, so it belongs in a replay log). `None` when the guest holds host
+    /// resources (an open output stream, say): wasmtime keeps their handles outside memory,
+    /// so a copy would not have them.
+    pub(crate) fn snapshot(&mut self) -> Result<Option<(Snapshot, HostSide)>, EnvError> {
+        if !self.store.data().table.is_empty() {
+            return Ok(None);
+        }
+        let host = HostSide::new(self.limits.max_output_bytes, self.host.seed());
+        if !host.copy_from(&self.host) {
+            return Ok(None);
+        }
+        let out = std::sync::Mutex::new(None);
+        self.sync(Capture(&out))?;
+        let snapshot = out.into_inner().unwrap_or_else(PoisonError::into_inner);
+        Ok(snapshot.map(|s| (s, host)))
+    }
+
+    /// A fresh sandbox in the state [`Sandbox::snapshot`] captured (after its `sync`).
+    pub(crate) fn from_snapshot(
+        engine: &Engine,
+        limits: Arc<Limits>,
+        snapshot: &Snapshot,
+        host: &HostSide,
+    ) -> Result<Self, EnvError> {
+        let mut sandbox = Self::instantiate(engine, limits, host.seed())?;
+        if !sandbox.host.copy_from(host) {
+            return Err(EnvError::new(
+                EnvErrorKind::Trap,
+                "copying the sandbox: its random generators cannot be reproduced",
+            ));
+        }
+        sandbox.sync(Restore(snapshot))?;
+        if !sandbox.store.data().table.is_empty() {
+            return Err(EnvError::new(
+                EnvErrorKind::Trap,
+                "copying the sandbox: the copy holds host resources its original did not",
+            ));
+        }
+        Ok(sandbox)
     }
 
     /// Compile `source` in a throwaway instance and return the marshalled module code.
@@ -125,13 +195,11 @@ impl Sandbox {
     /// A fresh instance of the guest in its own store, with nothing loaded (the floor of an
     /// env's creation cost; `examples/probe.rs` measures it).
     pub fn instantiate(engine: &Engine, limits: Arc<Limits>, seed: u64) -> Result<Self, EnvError> {
-        let stdout = CappedPipe::new(limits.max_output_bytes);
-        let stderr = CappedPipe::new(limits.max_output_bytes);
-        let clock = VirtualClock::default();
+        let host = HostSide::new(limits.max_output_bytes, seed);
         let state = GuestState {
-            wasi: sealed_ctx(&clock, &stdout, &stderr, seed),
+            wasi: sealed_ctx(&host),
             table: ResourceTable::new(),
-            clock,
+            clock: host.clock.clone(),
             limiter: MemoryLimiter {
                 max_bytes: usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX),
                 hit: false,
@@ -153,19 +221,18 @@ impl Sandbox {
             store,
             guest,
             instance,
-            load_export: engine.load,
+            exports: engine.exports,
             memory: MemorySeen::default(),
             record: None,
-            stdout,
-            stderr,
+            host,
             limits,
         })
     }
 
     /// Build a fresh env object with `from_env_str(env_str)` after seeding `random`.
     pub fn reset(&mut self, env_str: &str, seed: u64) -> Result<String, EnvError> {
-        self.stdout.clear();
-        self.stderr.clear();
+        self.host.stdout.clear();
+        self.host.stderr.clear();
         arm(
             &mut self.store,
             self.limits.fuel_per_load,
@@ -221,7 +288,7 @@ impl Sandbox {
 
     /// Captured (stdout, stderr) since the last reset.
     pub fn output(&self) -> (String, String) {
-        (self.stdout.text(), self.stderr.text())
+        (self.host.stdout.text(), self.host.stderr.text())
     }
 
     /// Fuel left from the budget of the last call (for tests of determinism).
@@ -307,7 +374,9 @@ mod tests {
 
     const SOURCE: &str = r#"
 import json
+import os
 import random
+import time
 
 
 class NoiseEnv:
@@ -321,8 +390,54 @@ class NoiseEnv:
     def step(self, action):
         self.step_count += 1
         self.seen[action] = [random.random() for _ in range(20)]
-        return True, json.dumps([len(self.seen), sorted(self.seen)[-1], random.random()])
+        self.seen[action + "!"] = {object() for _ in range(5)}
+        noise = [random.random(), os.urandom(4).hex(), random.SystemRandom().random()]
+        return True, json.dumps([len(self.seen), sorted(self.seen)[-1], noise, time.time()])
 "#;
+
+    fn dump(sandbox: &mut Sandbox) -> Vec<u8> {
+        let memory = std::sync::Mutex::new(Vec::new());
+        sandbox.sync(crate::memory::Dump(&memory)).unwrap();
+        memory.into_inner().unwrap()
+    }
+
+    /// A copy made from a snapshot is the original, byte for byte: after the same further
+    /// calls, the original, a replay of its calls and the copy hold identical memory, return
+    /// identical results (random draws from `random`, `os.urandom` and `SystemRandom`, the
+    /// clock, `id()`-ordered sets) and use identical fuel.
+    #[test]
+    fn a_copy_from_a_snapshot_is_the_original_byte_for_byte() {
+        let limits = Arc::new(Limits::default());
+        let engine = Engine::shared(limits.stack_bytes).unwrap();
+        let spec = EnvSpec::new(Arc::from(SOURCE), "NoiseEnv@{}", None, 3).unwrap();
+        let mut original = Sandbox::for_spec(&engine, limits.clone(), &spec).unwrap();
+        let mut replay = Sandbox::for_spec(&engine, limits.clone(), &spec).unwrap();
+        for sandbox in [&mut original, &mut replay] {
+            sandbox.reset("NoiseEnv@{}", 3).unwrap();
+            for action in ["a", "b", "c"] {
+                sandbox.step(action).unwrap();
+            }
+        }
+        let (snapshot, host) = original.snapshot().unwrap().expect("nothing blocks a copy");
+        replay.sync_only().unwrap();
+        let mut copy = Sandbox::from_snapshot(&engine, limits.clone(), &snapshot, &host).unwrap();
+        for action in ["d", "e"] {
+            let expected = original.step(action).unwrap();
+            let fuel = original.fuel_left();
+            for other in [&mut replay, &mut copy] {
+                assert_eq!(other.step(action).unwrap(), expected);
+                assert_eq!(other.fuel_left(), fuel);
+            }
+        }
+        let memory = dump(&mut original);
+        assert_eq!(
+            dump(&mut replay),
+            memory,
+            "replay differs from the original"
+        );
+        assert_eq!(dump(&mut copy), memory, "copy differs from the original");
+        assert_eq!(copy.output(), original.output());
+    }
 
     /// The first env of a class records the pages it wrote while loading and resetting; a later
     /// env of the class has all of them private right after its load, before its reset; and

@@ -10,12 +10,14 @@
 //! * stdout/stderr go to [`CappedPipe`]s that keep the first bytes and drop the rest instead of
 //!   trapping when full.
 
+use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng, TryRng};
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::clocks::{HostMonotonicClock, HostWallClock};
@@ -51,6 +53,156 @@ impl VirtualClock {
 
     fn now(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl VirtualClock {
+    /// Set this clock to `other`'s time (a forked sandbox continues its original's clock).
+    pub fn copy_from(&self, other: &VirtualClock) {
+        self.0.store(other.now(), Ordering::Relaxed);
+    }
+}
+
+/// A seeded generator behind `random-get` that a fork can reproduce. rand's `StdRng` cannot
+/// be cloned, so the generator keeps the draws it made since it was seeded (runs of equal
+/// draws counted once); a copy re-seeds and repeats them. Past [`MAX_DRAW_RUNS`] runs it stops
+/// keeping them and can no longer be copied (the sandbox is then forked by replay).
+#[derive(Clone)]
+pub struct SeededRng(Arc<Mutex<Draws>>);
+
+const MAX_DRAW_RUNS: usize = 1 << 16;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Draw {
+    U32,
+    U64,
+    Bytes(usize),
+}
+
+struct Draws {
+    seed: u64,
+    rng: StdRng,
+    runs: Option<Vec<(Draw, u64)>>,
+}
+
+impl Draws {
+    fn draw(&mut self, draw: Draw, dst: &mut [u8]) -> u64 {
+        if let Some(runs) = &mut self.runs {
+            let full = runs.len() >= MAX_DRAW_RUNS;
+            match runs.last_mut() {
+                Some((last, count)) if *last == draw => *count += 1,
+                _ if full => self.runs = None,
+                _ => runs.push((draw, 1)),
+            }
+        }
+        match draw {
+            Draw::U32 => u64::from(self.rng.next_u32()),
+            Draw::U64 => self.rng.next_u64(),
+            Draw::Bytes(_) => {
+                self.rng.fill_bytes(dst);
+                0
+            }
+        }
+    }
+}
+
+impl SeededRng {
+    pub fn new(seed: u64) -> Self {
+        Self(Arc::new(Mutex::new(Draws {
+            seed,
+            rng: StdRng::seed_from_u64(seed),
+            runs: Some(Vec::new()),
+        })))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Draws> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Continue from `other`'s state; `false` if `other` no longer knows its draws.
+    pub fn copy_from(&self, other: &SeededRng) -> bool {
+        let (seed, runs) = {
+            let theirs = other.lock();
+            match &theirs.runs {
+                Some(runs) => (theirs.seed, runs.clone()),
+                None => return false,
+            }
+        };
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut scratch = Vec::new();
+        for &(draw, count) in &runs {
+            for _ in 0..count {
+                match draw {
+                    Draw::U32 => drop(rng.next_u32()),
+                    Draw::U64 => drop(rng.next_u64()),
+                    Draw::Bytes(n) => {
+                        scratch.resize(n, 0);
+                        rng.fill_bytes(&mut scratch);
+                    }
+                }
+            }
+        }
+        *self.lock() = Draws {
+            seed,
+            rng,
+            runs: Some(runs),
+        };
+        true
+    }
+}
+
+impl TryRng for SeededRng {
+    type Error = Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        Ok(self.lock().draw(Draw::U32, &mut []) as u32)
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        Ok(self.lock().draw(Draw::U64, &mut []))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        self.lock().draw(Draw::Bytes(dst.len()), dst);
+        Ok(())
+    }
+}
+
+/// The host side of one sandbox's WASI world: what it reads (clock, randomness) and what it
+/// wrote (captured output). A fork copies all of it along with the guest's memory.
+#[derive(Clone)]
+pub struct HostSide {
+    pub clock: VirtualClock,
+    pub stdout: CappedPipe,
+    pub stderr: CappedPipe,
+    secure: SeededRng,
+    insecure: SeededRng,
+    seed: u64,
+}
+
+impl HostSide {
+    pub fn new(max_output_bytes: usize, seed: u64) -> Self {
+        Self {
+            clock: VirtualClock::default(),
+            stdout: CappedPipe::new(max_output_bytes),
+            stderr: CappedPipe::new(max_output_bytes),
+            secure: SeededRng::new(seed),
+            insecure: SeededRng::new(seed ^ 0x9e37_79b9_7f4a_7c15),
+            seed,
+        }
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Take `other`'s clock, generator states and captured output; `false` if a generator
+    /// could not be reproduced (see [`SeededRng`]).
+    pub fn copy_from(&self, other: &HostSide) -> bool {
+        self.clock.copy_from(&other.clock);
+        self.stdout.copy_from(&other.stdout);
+        self.stderr.copy_from(&other.stderr);
+        self.secure.copy_from(&other.secure) && self.insecure.copy_from(&other.insecure)
     }
 }
 
@@ -176,6 +328,17 @@ impl CappedPipe {
         text
     }
 
+    /// Hold exactly what `other` holds.
+    pub fn copy_from(&self, other: &CappedPipe) {
+        let (data, dropped) = {
+            let theirs = other.inner.lock().unwrap_or_else(PoisonError::into_inner);
+            (theirs.data.clone(), theirs.dropped)
+        };
+        let mut buf = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        buf.data = data;
+        buf.dropped = dropped;
+    }
+
     pub fn clear(&self) {
         let mut buf = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         buf.data.clear();
@@ -242,23 +405,16 @@ impl StdoutStream for CappedPipe {
 }
 
 /// A WASI context that grants nothing: no files, env, args, network; virtual time; seeded RNG.
-pub fn sealed_ctx(
-    clock: &VirtualClock,
-    stdout: &CappedPipe,
-    stderr: &CappedPipe,
-    seed: u64,
-) -> WasiCtx {
+pub fn sealed_ctx(host: &HostSide) -> WasiCtx {
     let mut builder = WasiCtxBuilder::new();
     builder
-        .stdout(stdout.clone())
-        .stderr(stderr.clone())
-        .wall_clock(clock.clone())
-        .monotonic_clock(clock.clone())
-        .secure_random(rand::rngs::StdRng::seed_from_u64(seed))
-        .insecure_random(rand::rngs::StdRng::seed_from_u64(
-            seed ^ 0x9e37_79b9_7f4a_7c15,
-        ))
-        .insecure_random_seed(u128::from(seed))
+        .stdout(host.stdout.clone())
+        .stderr(host.stderr.clone())
+        .wall_clock(host.clock.clone())
+        .monotonic_clock(host.clock.clone())
+        .secure_random(host.secure.clone())
+        .insecure_random(host.insecure.clone())
+        .insecure_random_seed(u128::from(host.seed))
         .allow_ip_name_lookup(false)
         .allow_tcp(false)
         .allow_udp(false)

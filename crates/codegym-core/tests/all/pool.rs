@@ -130,8 +130,9 @@ fn fork_refuses_failed_and_unreset_envs() {
     assert_eq!(p.len(), 1);
 }
 
+/// A fork copies the sandbox, so the replay log's bound does not limit it.
 #[test]
-fn fork_is_refused_past_the_replay_bound_until_the_next_reset() {
+fn fork_copies_an_env_past_the_replay_bound() {
     let mut p = pool(
         vec![spec(MAX_ENV, "MaxEnv@{'nums': [2]}")],
         Limits::default(),
@@ -141,16 +142,61 @@ fn fork_is_refused_past_the_replay_bound_until_the_next_reset() {
     for _ in 0..4100 {
         p.step(&observe, None).unwrap();
     }
+    p.step(&[act("Noise", "{}")], None).unwrap();
+    let ids = p.fork(0, 2).unwrap();
+    let noise = p
+        .step(&vec![act("Noise", "{}"); 3], Some(vec![0, ids[0], ids[1]]))
+        .unwrap();
+    assert!(noise
+        .iter()
+        .all(|o| o.error.is_none() && o.obs == noise[0].obs));
+    assert!(noise.iter().all(|o| o.step_count == 4102));
+}
+
+/// An env whose guest holds a host resource (here the output stream, after a `print`) cannot
+/// be copied: it is forked by replaying its calls, which the log's bound limits until the next
+/// reset.
+#[test]
+fn an_env_holding_a_host_resource_forks_by_replay_within_the_log_bound() {
+    let printing = r#"
+import random
+
+
+class P:
+    step_count = 0
+
+    @staticmethod
+    def from_env_str(s):
+        return P()
+
+    def step(self, action):
+        self.step_count += 1
+        print("step", self.step_count, action)
+        return True, str(random.random())
+"#;
+    let mut p = pool(vec![spec(printing, "P@{}")], Limits::default());
+    p.reset(None).unwrap();
+    p.step(&[act("A", "{}")], None).unwrap();
+    let ids = p.fork(0, 1).unwrap();
+    let next = p
+        .step(&vec![act("B", "{}"); 2], Some(vec![0, ids[0]]))
+        .unwrap();
+    assert_eq!(next[0].obs, next[1].obs);
+    assert_eq!(p.output(0).unwrap(), p.output(ids[0]).unwrap());
+    assert!(p.output(0).unwrap().0.contains("step 2"));
+    for _ in 0..4100 {
+        p.step(&[act("A", "{}")], Some(vec![0])).unwrap();
+    }
     let err = p.fork(0, 1).unwrap_err();
     assert!(err.0.contains("after its next reset"), "{err}");
     // The next reset rebuilds the sandbox and starts a new log.
-    p.reset(None).unwrap();
-    p.step(&[act("Noise", "{}")], None).unwrap();
+    p.reset(Some(vec![0])).unwrap();
+    p.step(&[act("A", "{}")], Some(vec![0])).unwrap();
     let ids = p.fork(0, 1).unwrap();
-    let noise = p
-        .step(&vec![act("Noise", "{}"); 2], Some(vec![0, ids[0]]))
+    let next = p
+        .step(&vec![act("B", "{}"); 2], Some(vec![0, ids[0]]))
         .unwrap();
-    assert_eq!(noise[0].obs, noise[1].obs);
+    assert_eq!(next[0].obs, next[1].obs);
 }
 
 /// The build makes every object of the guest's snapshot immortal (`build/immortal.rs`), so that

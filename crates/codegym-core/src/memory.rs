@@ -1,0 +1,260 @@
+//! The host's access to a sandbox's linear memory: pre-faulting what a new env of a class will
+//! write, and copying a sandbox's state into a fresh one (fork).
+//!
+//! wasmtime does not expose a component's linear memory, but it lends the memory to a value's
+//! lowering code while it copies an argument into the guest. [`WithMemory`] is such an argument:
+//! it lowers exactly like the `&[u8]` it wraps, after running a [`MemoryHook`] on the memory.
+//! It implements wasmtime's doc-hidden lowering traits, which is one reason the wasmtime pin is
+//! exact.
+//!
+//! **Pre-faulting.** Every sandbox maps the guest's pre-initialised heap copy-on-write, so the
+//! first write to each page of it is a page fault that copies the page. When that page was
+//! already mapped read-only (by the kernel's fault-around after a read nearby, or by a read of
+//! its own), the fault must also flush the stale translation from every other CPU running this
+//! process: an inter-processor interrupt per page. With two threads creating envs at once, these
+//! flushes made creation slower than on one thread (perf: 31 % of the time in
+//! `ptep_clear_flush`'s IPIs). The pages a class's envs write while loading and resetting are
+//! nearly the same for every env of the class, so the first env's written pages (read from
+//! `/proc/self/pagemap`) become the class's [`Profile`], and every later sandbox of the class
+//! asks the kernel to copy them before the guest runs ([`Prefault`] on `load`'s code argument;
+//! `madvise(MADV_POPULATE_WRITE)`, Linux ≥ 5.14): one call, no fault per page, and no flush,
+//! because none of those pages is mapped yet. The contents are unchanged (a private copy of the
+//! same bytes), so nothing the guest can observe differs; a page in the profile that an env
+//! would not have written costs it one private page.
+//!
+//! **Copying a sandbox.** A sandbox's state is its linear memory, the host side of its WASI
+//! world (copied separately) and what wasmtime keeps outside both: core globals (the shadow
+//! stack pointer, which every call restores, and values the guest's start-up code sets once) and
+//! handles to host resources (which a fork only copies when there are none). The guest's `sync`
+//! export does nothing; [`Capture`] on the original's call copies the pages it has written, and
+//! [`Restore`] on a fresh sandbox's call writes them there, before either runs. The same call
+//! then runs on the same memory in both, so they end in the same state.
+#![allow(unsafe_code)]
+
+use std::fs::File;
+use std::mem::MaybeUninit;
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use wasmtime::component::__internal::{
+    CanonicalAbiInfo, InstanceType, InterfaceType, LowerContext,
+};
+use wasmtime::component::{ComponentType, Lower};
+
+const PAGE: usize = 4096;
+/// Bits of a `/proc/self/pagemap` entry.
+const PRESENT: u64 = 1 << 63;
+const FILE_OR_SHARED: u64 = 1 << 61;
+const SWAPPED: u64 = 1 << 62;
+const EXCLUSIVE: u64 = 1 << 56;
+
+/// Byte ranges of linear memory (page-aligned offsets) to pre-fault for writing.
+pub type Profile = Vec<Range<usize>>;
+
+/// Where a sandbox's linear memory was, as seen by the last lowering (0 until then).
+#[derive(Default)]
+pub struct MemorySeen {
+    base: AtomicUsize,
+    len: AtomicUsize,
+}
+
+impl MemorySeen {
+    fn record(&self, memory: &[u8]) {
+        self.base.store(memory.as_ptr() as usize, Ordering::Relaxed);
+        self.len.store(memory.len(), Ordering::Relaxed);
+    }
+
+    /// The pages of this memory that the sandbox has written and no other process shares
+    /// (see [`written_pages`]), as of its size at the last lowering.
+    pub fn written(&self) -> std::io::Result<Profile> {
+        written_pages(
+            self.base.load(Ordering::Relaxed),
+            self.len.load(Ordering::Relaxed),
+            true,
+        )
+    }
+}
+
+/// The pages of `len` bytes of memory at `base` that this process has written: anonymous
+/// (private copies, not the image's file pages), present or swapped out. With `exclusive`,
+/// only pages mapped once, which leaves out the shared zero page (never written) but also
+/// pages written before a `fork()` of this process and still shared with the child: right for
+/// a pre-fault profile, wrong for a snapshot.
+fn written_pages(base: usize, len: usize, exclusive: bool) -> std::io::Result<Profile> {
+    let mut profile = Profile::new();
+    if base == 0 || len == 0 || !base.is_multiple_of(PAGE) {
+        return Ok(profile);
+    }
+    let mut raw = vec![0u8; len / PAGE * 8];
+    File::open("/proc/self/pagemap")?.read_exact_at(&mut raw, (base / PAGE * 8) as u64)?;
+    for (i, entry) in raw.chunks_exact(8).enumerate() {
+        let bits = u64::from_le_bytes(entry.try_into().unwrap_or_default());
+        let private = bits & PRESENT != 0 && bits & FILE_OR_SHARED == 0;
+        if (private && (!exclusive || bits & EXCLUSIVE != 0)) || bits & SWAPPED != 0 {
+            let start = i * PAGE;
+            match profile.last_mut() {
+                Some(last) if last.end == start => last.end += PAGE,
+                _ => profile.push(start..start + PAGE),
+            }
+        }
+    }
+    Ok(profile)
+}
+
+/// Make `range` of `memory` resident and private to this mapping without changing a byte.
+fn populate_write(memory: &mut [u8], range: &Range<usize>) {
+    let Some(pages) = memory.get_mut(range.clone()) else {
+        return;
+    };
+    #[cfg(target_os = "linux")]
+    // SAFETY: `pages` is a live, exclusively borrowed range of the guest's memory; the advice
+    // changes none of its bytes. It fails harmlessly (EINVAL) on Linux before 5.14.
+    unsafe {
+        libc::madvise(
+            pages.as_mut_ptr().cast(),
+            pages.len(),
+            libc::MADV_POPULATE_WRITE,
+        );
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = pages;
+}
+
+/// Work done on a sandbox's whole linear memory just before an argument is copied into it.
+pub trait MemoryHook: Send + Sync {
+    fn run(&self, memory: &mut [u8]) -> wasmtime::Result<()>;
+}
+
+/// A `list<u8>` argument that runs `hook` on the guest's memory, records where that memory is
+/// in `seen`, then lowers `bytes`.
+pub struct WithMemory<'a, H> {
+    pub bytes: &'a [u8],
+    pub hook: H,
+    pub seen: &'a MemorySeen,
+}
+
+impl<H: MemoryHook> WithMemory<'_, H> {
+    fn prepare<T>(&self, cx: &mut LowerContext<'_, T>) -> wasmtime::Result<()> {
+        let memory = cx.as_slice_mut();
+        self.seen.record(memory);
+        self.hook.run(memory)
+    }
+}
+
+// SAFETY: every item delegates to `[u8]`'s implementation, the type this one lowers as.
+unsafe impl<H: MemoryHook> ComponentType for WithMemory<'_, H> {
+    type Lower = <[u8] as ComponentType>::Lower;
+    const ABI: CanonicalAbiInfo = <[u8] as ComponentType>::ABI;
+
+    fn typecheck(ty: &InterfaceType, types: &InstanceType<'_>) -> wasmtime::Result<()> {
+        <[u8] as ComponentType>::typecheck(ty, types)
+    }
+}
+
+// SAFETY: lowers exactly what `[u8]` lowers, after the hook, which only touches guest memory
+// through the slice wasmtime lends it.
+unsafe impl<H: MemoryHook> Lower for WithMemory<'_, H> {
+    fn linear_lower_to_flat<T>(
+        &self,
+        cx: &mut LowerContext<'_, T>,
+        ty: InterfaceType,
+        dst: &mut MaybeUninit<Self::Lower>,
+    ) -> wasmtime::Result<()> {
+        self.prepare(cx)?;
+        <[u8] as Lower>::linear_lower_to_flat(self.bytes, cx, ty, dst)
+    }
+
+    fn linear_lower_to_memory<T>(
+        &self,
+        cx: &mut LowerContext<'_, T>,
+        ty: InterfaceType,
+        offset: usize,
+    ) -> wasmtime::Result<()> {
+        self.prepare(cx)?;
+        <[u8] as Lower>::linear_lower_to_memory(self.bytes, cx, ty, offset)
+    }
+}
+
+/// Pre-fault a class's profile (nothing before it is recorded).
+pub struct Prefault<'a>(pub Option<&'a Profile>);
+
+impl MemoryHook for Prefault<'_> {
+    fn run(&self, memory: &mut [u8]) -> wasmtime::Result<()> {
+        for range in self.0.into_iter().flatten() {
+            populate_write(memory, range);
+        }
+        Ok(())
+    }
+}
+
+/// The pages a sandbox had written, and the size of its memory, at one quiescent point.
+pub struct Snapshot {
+    len: usize,
+    ranges: Vec<Range<usize>>,
+    bytes: Vec<u8>,
+}
+
+/// Copy the pages the original has written into `out`.
+pub struct Capture<'a>(pub &'a Mutex<Option<Snapshot>>);
+
+impl MemoryHook for Capture<'_> {
+    fn run(&self, memory: &mut [u8]) -> wasmtime::Result<()> {
+        let ranges = written_pages(memory.as_ptr() as usize, memory.len(), false)?;
+        let mut bytes = Vec::with_capacity(ranges.iter().map(Range::len).sum());
+        for range in &ranges {
+            bytes.extend_from_slice(&memory[range.clone()]);
+        }
+        let snapshot = Snapshot {
+            len: memory.len(),
+            ranges,
+            bytes,
+        };
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(snapshot);
+        Ok(())
+    }
+}
+
+/// Write a [`Snapshot`] into a fresh sandbox of the same guest (refused if its memory is not
+/// the same size: the guest would see a different `memory.size`).
+pub struct Restore<'a>(pub &'a Snapshot);
+
+impl MemoryHook for Restore<'_> {
+    fn run(&self, memory: &mut [u8]) -> wasmtime::Result<()> {
+        let snapshot = self.0;
+        if memory.len() != snapshot.len {
+            wasmtime::bail!(
+                "the snapshot holds {} bytes of memory, the fresh sandbox {}",
+                snapshot.len,
+                memory.len()
+            );
+        }
+        let mut at = 0;
+        for range in &snapshot.ranges {
+            populate_write(memory, range);
+            let next = at + range.len();
+            memory[range.clone()].copy_from_slice(&snapshot.bytes[at..next]);
+            at = next;
+        }
+        Ok(())
+    }
+}
+
+/// Copy the whole memory into the vector (tests compare sandboxes byte for byte).
+#[cfg(test)]
+pub struct Dump<'a>(pub &'a Mutex<Vec<u8>>);
+
+#[cfg(test)]
+impl MemoryHook for Dump<'_> {
+    fn run(&self, memory: &mut [u8]) -> wasmtime::Result<()> {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = memory.to_vec();
+        Ok(())
+    }
+}
