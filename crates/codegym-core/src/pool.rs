@@ -17,7 +17,7 @@ use crate::engine::Engine;
 use crate::error::{ConfigError, EngineError, EnvError, EnvErrorKind};
 use crate::limits::Limits;
 use crate::memory::Snapshot;
-use crate::sandbox::Sandbox;
+use crate::sandbox::{Sandbox, Snapshotted};
 use crate::spec::EnvSpec;
 use crate::wasi::HostSide;
 
@@ -687,7 +687,11 @@ impl EnvPool {
             // Copy the sandbox when it can be copied; otherwise replay its log.
             let snapshot = match slot.sandbox.as_mut().filter(|_| n > 0) {
                 Some(sandbox) => match sandbox.snapshot() {
-                    Ok(snapshot) => snapshot,
+                    Ok(Snapshotted::Synced(snapshot)) => {
+                        slot.log(Event::Sync);
+                        snapshot
+                    }
+                    Ok(Snapshotted::Skipped) => None,
                     Err(e) => {
                         let error =
                             format!("env {id} could not be forked: copying it failed ({e})");
@@ -697,9 +701,7 @@ impl EnvPool {
                 },
                 None => None,
             };
-            if snapshot.is_some() {
-                slot.log(Event::Sync);
-            } else if !slot.replayable {
+            if snapshot.is_none() && !slot.replayable {
                 return Err(ConfigError(format!(
                     "env {id} cannot be forked: it received more than {MAX_REPLAY_EVENTS} calls \
                      or {MAX_REPLAY_BYTES} bytes of actions since its sandbox was loaded; it can \

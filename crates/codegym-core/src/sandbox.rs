@@ -15,6 +15,14 @@ use crate::memory::{
 use crate::spec::EnvSpec;
 use crate::wasi::{sealed_ctx, HostSide};
 
+/// What [`Sandbox::snapshot`] did.
+pub(crate) enum Snapshotted {
+    /// Nothing: the sandbox cannot be copied.
+    Skipped,
+    /// The `sync` call ran; with the copy, unless its memory could not be read.
+    Synced(Option<(Snapshot, HostSide)>),
+}
+
 /// What the guest reported after a `step`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GuestStep {
@@ -130,22 +138,23 @@ impl Sandbox {
         self.sync(Prefault(None))
     }
 
-    /// Copy this sandbox's state for [`Sandbox::from_snapshot`], by a `sync` call (which the
-    /// copies then also make, so it belongs in a replay log). `None` when the guest holds host
-    /// resources (an open output stream, say): wasmtime keeps their handles outside memory,
-    /// so a copy would not have them.
-    pub(crate) fn snapshot(&mut self) -> Result<Option<(Snapshot, HostSide)>, EnvError> {
+    /// Copy this sandbox's state for [`Sandbox::from_snapshot`], by a `sync` call, which the
+    /// copies then also make (so it belongs in a replay log). Skipped, with no call made, when
+    /// the guest holds host resources (an open output stream, say: wasmtime keeps their handles
+    /// outside memory, so a copy would not have them) or its generators can no longer be
+    /// reproduced.
+    pub(crate) fn snapshot(&mut self) -> Result<Snapshotted, EnvError> {
         if !self.store.data().table.is_empty() {
-            return Ok(None);
+            return Ok(Snapshotted::Skipped);
         }
         let host = HostSide::new(self.limits.max_output_bytes, self.host.seed());
         if !host.copy_from(&self.host) {
-            return Ok(None);
+            return Ok(Snapshotted::Skipped);
         }
         let out = std::sync::Mutex::new(None);
         self.sync(Capture(&out))?;
         let snapshot = out.into_inner().unwrap_or_else(PoisonError::into_inner);
-        Ok(snapshot.map(|s| (s, host)))
+        Ok(Snapshotted::Synced(snapshot.map(|s| (s, host))))
     }
 
     /// A fresh sandbox in the state [`Sandbox::snapshot`] captured (after its `sync`).
@@ -368,7 +377,7 @@ fn classify(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use super::*;
 
@@ -418,7 +427,9 @@ class NoiseEnv:
                 sandbox.step(action).unwrap();
             }
         }
-        let (snapshot, host) = original.snapshot().unwrap().expect("nothing blocks a copy");
+        let Snapshotted::Synced(Some((snapshot, host))) = original.snapshot().unwrap() else {
+            panic!("nothing should block a copy");
+        };
         replay.sync_only().unwrap();
         let mut copy = Sandbox::from_snapshot(&engine, limits.clone(), &snapshot, &host).unwrap();
         for action in ["d", "e"] {

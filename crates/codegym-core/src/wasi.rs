@@ -65,12 +65,14 @@ impl VirtualClock {
 
 /// A seeded generator behind `random-get` that a fork can reproduce. rand's `StdRng` cannot
 /// be cloned, so the generator keeps the draws it made since it was seeded (runs of equal
-/// draws counted once); a copy re-seeds and repeats them. Past [`MAX_DRAW_RUNS`] runs it stops
-/// keeping them and can no longer be copied (the sandbox is then forked by replay).
+/// draws counted once); a copy re-seeds and repeats them. Past [`MAX_DRAW_RUNS`] runs or
+/// [`MAX_DRAWS`] draws it stops keeping them and can no longer be copied (the sandbox is then
+/// forked by replay): the record stays under 24 KB and a copy under a few milliseconds.
 #[derive(Clone)]
 pub struct SeededRng(Arc<Mutex<Draws>>);
 
-const MAX_DRAW_RUNS: usize = 1 << 16;
+const MAX_DRAW_RUNS: usize = 1 << 10;
+const MAX_DRAWS: u64 = 1 << 20;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Draw {
@@ -83,15 +85,17 @@ struct Draws {
     seed: u64,
     rng: StdRng,
     runs: Option<Vec<(Draw, u64)>>,
+    draws: u64,
 }
 
 impl Draws {
     fn draw(&mut self, draw: Draw, dst: &mut [u8]) -> u64 {
+        self.draws += 1;
         if let Some(runs) = &mut self.runs {
-            let full = runs.len() >= MAX_DRAW_RUNS;
+            let full = runs.len() >= MAX_DRAW_RUNS || self.draws > MAX_DRAWS;
             match runs.last_mut() {
-                Some((last, count)) if *last == draw => *count += 1,
                 _ if full => self.runs = None,
+                Some((last, count)) if *last == draw => *count += 1,
                 _ => runs.push((draw, 1)),
             }
         }
@@ -112,6 +116,7 @@ impl SeededRng {
             seed,
             rng: StdRng::seed_from_u64(seed),
             runs: Some(Vec::new()),
+            draws: 0,
         })))
     }
 
@@ -121,10 +126,10 @@ impl SeededRng {
 
     /// Continue from `other`'s state; `false` if `other` no longer knows its draws.
     pub fn copy_from(&self, other: &SeededRng) -> bool {
-        let (seed, runs) = {
+        let (seed, runs, draws) = {
             let theirs = other.lock();
             match &theirs.runs {
-                Some(runs) => (theirs.seed, runs.clone()),
+                Some(runs) => (theirs.seed, runs.clone(), theirs.draws),
                 None => return false,
             }
         };
@@ -146,6 +151,7 @@ impl SeededRng {
             seed,
             rng,
             runs: Some(runs),
+            draws,
         };
         true
     }
@@ -435,6 +441,31 @@ mod tests {
         pipe.clear();
         pipe.push(b"ok");
         assert_eq!(pipe.text(), "ok");
+    }
+
+    #[test]
+    fn a_seeded_rng_copy_continues_the_original_until_its_record_is_full() {
+        let mut original = SeededRng::new(7);
+        let mut bytes = [0u8; 5];
+        for _ in 0..3 {
+            original.next_u32();
+            original.next_u64();
+            original.fill_bytes(&mut bytes);
+        }
+        let mut copy = SeededRng::new(0);
+        assert!(copy.copy_from(&original));
+        for _ in 0..4 {
+            assert_eq!(copy.next_u64(), original.next_u64());
+            let (mut a, mut b) = ([0u8; 3], [0u8; 3]);
+            copy.fill_bytes(&mut a);
+            original.fill_bytes(&mut b);
+            assert_eq!(a, b);
+        }
+        for _ in 0..MAX_DRAW_RUNS {
+            original.next_u32();
+            original.next_u64();
+        }
+        assert!(!copy.copy_from(&original));
     }
 
     #[test]
