@@ -91,6 +91,9 @@ pub struct Engine {
     pub(crate) exports: Exports,
     /// Env sources compiled by this engine's guest.
     pub(crate) code: CodeCache,
+    /// Size of a fresh instance's linear memory (0 until a sandbox has loaded): a snapshot of
+    /// a sandbox whose memory grew past it cannot be copied into a fresh one.
+    pub(crate) initial_memory: std::sync::atomic::AtomicUsize,
     stop_ticker: Arc<AtomicBool>,
 }
 
@@ -156,6 +159,7 @@ impl Engine {
             indices,
             exports,
             code: CodeCache::default(),
+            initial_memory: Default::default(),
             stop_ticker,
         })
     }

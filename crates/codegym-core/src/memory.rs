@@ -68,6 +68,10 @@ impl MemorySeen {
 
     /// The pages of this memory that the sandbox has written and no other process shares
     /// (see [`written_pages`]), as of its size at the last lowering.
+    pub fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+
     pub fn written(&self) -> std::io::Result<Profile> {
         written_pages(
             self.base.load(Ordering::Relaxed),
@@ -194,6 +198,13 @@ pub struct Snapshot {
     len: usize,
     ranges: Vec<Range<usize>>,
     bytes: Vec<u8>,
+}
+
+impl Snapshot {
+    /// Size of the original's linear memory.
+    pub fn memory_len(&self) -> usize {
+        self.len
+    }
 }
 
 /// Copy the pages the original has written into `out` (left empty if `/proc/self/pagemap`

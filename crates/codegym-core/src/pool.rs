@@ -689,7 +689,9 @@ impl EnvPool {
                 Some(sandbox) => match sandbox.snapshot() {
                     Ok(Snapshotted::Synced(snapshot)) => {
                         slot.log(Event::Sync);
-                        snapshot
+                        // A memory that grew would not fit a fresh instance: replay instead.
+                        let initial = self.shared.engine.initial_memory.load(Ordering::Relaxed);
+                        snapshot.filter(|(s, _)| s.memory_len() == initial)
                     }
                     Ok(Snapshotted::Skipped) => None,
                     Err(e) => {

@@ -81,6 +81,12 @@ impl Sandbox {
             sandbox.limits.wall_time_ms,
         )?;
         let loaded = sandbox.load(&code.bytes, code.profile.get(), spec.class_name());
+        let _ = engine.initial_memory.compare_exchange(
+            0,
+            sandbox.memory.len(),
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         sandbox.finish(loaded, EnvErrorKind::Load, "loading the env")?;
         Ok(sandbox)
     }

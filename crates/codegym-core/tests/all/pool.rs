@@ -153,6 +153,39 @@ fn fork_copies_an_env_past_the_replay_bound() {
     assert!(noise.iter().all(|o| o.step_count == 4102));
 }
 
+/// A clone is a fresh instance, whose memory has the guest's initial size: an env whose memory
+/// grew cannot be copied into it and is forked by replay, in the same state.
+#[test]
+fn an_env_whose_memory_grew_forks_by_replay() {
+    let growing = r#"
+import random
+
+
+class G:
+    step_count = 0
+
+    @staticmethod
+    def from_env_str(s):
+        env = G()
+        env.blob = bytearray(48 << 20)
+        return env
+
+    def step(self, action):
+        self.step_count += 1
+        self.blob[self.step_count] = 7
+        return True, f"{random.random()} {sum(self.blob[:8])} {len(self.blob)}"
+"#;
+    let mut p = pool(vec![spec(growing, "G@{}")], Limits::default());
+    p.reset(None).unwrap();
+    p.step(&[act("A", "{}")], None).unwrap();
+    let ids = p.fork(0, 2).unwrap();
+    let next = p
+        .step(&vec![act("B", "{}"); 3], Some(vec![0, ids[0], ids[1]]))
+        .unwrap();
+    assert!(next.iter().all(|o| o.error.is_none() && o.obs == next[0].obs), "{next:?}");
+    assert!(next[0].obs.ends_with(" 14 50331648"), "{}", next[0].obs);
+}
+
 /// An env whose guest holds a host resource (here the output stream, after a `print`) cannot
 /// be copied: it is forked by replaying its calls, which the log's bound limits until the next
 /// reset.
