@@ -153,10 +153,9 @@ impl Sandbox {
         if !self.store.data().table.is_empty() {
             return Ok(Snapshotted::Skipped);
         }
-        let host = HostSide::new(self.limits.max_output_bytes, self.host.seed());
-        if !host.copy_from(&self.host) {
+        let Some(host) = self.host.copy() else {
             return Ok(Snapshotted::Skipped);
-        }
+        };
         let out = std::sync::Mutex::new(None);
         self.sync(Capture(&out))?;
         let snapshot = out.into_inner().unwrap_or_else(PoisonError::into_inner);
@@ -170,13 +169,13 @@ impl Sandbox {
         snapshot: &Snapshot,
         host: &HostSide,
     ) -> Result<Self, EnvError> {
-        let mut sandbox = Self::instantiate(engine, limits, host.seed())?;
-        if !sandbox.host.copy_from(host) {
-            return Err(EnvError::new(
+        let host = host.copy().ok_or_else(|| {
+            EnvError::new(
                 EnvErrorKind::Trap,
                 "copying the sandbox: its random generators cannot be reproduced",
-            ));
-        }
+            )
+        })?;
+        let mut sandbox = Self::instantiate_with(engine, limits, host)?;
         sandbox.sync(Restore(snapshot))?;
         if !sandbox.store.data().table.is_empty() {
             return Err(EnvError::new(
@@ -211,8 +210,23 @@ impl Sandbox {
     /// env's creation cost; `examples/probe.rs` measures it).
     pub fn instantiate(engine: &Engine, limits: Arc<Limits>, seed: u64) -> Result<Self, EnvError> {
         let host = HostSide::new(limits.max_output_bytes, seed);
+        Self::instantiate_with(engine, limits, host)
+    }
+
+    /// A fresh instance whose WASI world continues `host`.
+    fn instantiate_with(
+        engine: &Engine,
+        limits: Arc<Limits>,
+        host: HostSide,
+    ) -> Result<Self, EnvError> {
+        let wasi = sealed_ctx(&host).ok_or_else(|| {
+            EnvError::new(
+                EnvErrorKind::Trap,
+                "instantiating the guest: a random generator cannot be reproduced",
+            )
+        })?;
         let state = GuestState {
-            wasi: sealed_ctx(&host),
+            wasi,
             table: ResourceTable::new(),
             clock: host.clock.clone(),
             limiter: MemoryLimiter {

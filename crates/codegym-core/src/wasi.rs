@@ -63,14 +63,21 @@ impl VirtualClock {
     }
 }
 
-/// A seeded generator behind `random-get` that a fork can reproduce. rand's `StdRng` cannot
-/// be cloned, so the generator keeps the draws it made since it was seeded (runs of equal
-/// draws counted once); a copy re-seeds and repeats them. Past [`MAX_DRAW_RUNS`] runs or
-/// [`MAX_DRAWS`] draws it stops keeping them and can no longer be copied (the sandbox is then
-/// forked by replay): the record stays under 24 KB and a copy under a few milliseconds.
-#[derive(Clone)]
-pub struct SeededRng(Arc<Mutex<Draws>>);
+/// A seeded generator behind `random-get` (owned by the WASI context), which records its
+/// draws in a [`DrawLog`] so that a fork can reproduce its state: rand's `StdRng` cannot be
+/// cloned, so a copy re-seeds and repeats the draws. The guest draws a few thousand bytes on
+/// its first call alone (one `u32` per byte, through wasmtime-wasi), so a draw of the same
+/// kind as the last one costs one atomic increment, not a lock.
+pub struct SeededRng {
+    rng: StdRng,
+    log: DrawLog,
+    last: Option<Draw>,
+    draws: u64,
+}
 
+/// Past this many runs of equal draws, or this many draws, a log stops recording and its
+/// generator can no longer be reproduced (the sandbox is then forked by replay): a log stays
+/// under 24 KB and a copy under a few milliseconds.
 const MAX_DRAW_RUNS: usize = 1 << 10;
 const MAX_DRAWS: u64 = 1 << 20;
 
@@ -81,61 +88,47 @@ enum Draw {
     Bytes(usize),
 }
 
-struct Draws {
+/// The draws a [`SeededRng`] made since it was seeded, as runs of equal draws; shared with the
+/// host side of the sandbox.
+#[derive(Clone)]
+pub struct DrawLog(Arc<LogInner>);
+
+struct LogInner {
     seed: u64,
-    rng: StdRng,
-    runs: Option<Vec<(Draw, u64)>>,
-    draws: u64,
+    /// Closed runs, then the open run with a stale count; `None` once full.
+    runs: Mutex<Option<Vec<(Draw, u64)>>>,
+    /// The open (last) run's count.
+    open: AtomicU64,
 }
 
-impl Draws {
-    fn draw(&mut self, draw: Draw, dst: &mut [u8]) -> u64 {
-        self.draws += 1;
-        if let Some(runs) = &mut self.runs {
-            let full = runs.len() >= MAX_DRAW_RUNS || self.draws > MAX_DRAWS;
-            match runs.last_mut() {
-                _ if full => self.runs = None,
-                Some((last, count)) if *last == draw => *count += 1,
-                _ => runs.push((draw, 1)),
-            }
-        }
-        match draw {
-            Draw::U32 => u64::from(self.rng.next_u32()),
-            Draw::U64 => self.rng.next_u64(),
-            Draw::Bytes(_) => {
-                self.rng.fill_bytes(dst);
-                0
-            }
-        }
-    }
-}
-
-impl SeededRng {
-    pub fn new(seed: u64) -> Self {
-        Self(Arc::new(Mutex::new(Draws {
+impl DrawLog {
+    fn new(seed: u64, runs: Vec<(Draw, u64)>) -> Self {
+        let open = runs.last().map_or(0, |&(_, count)| count);
+        Self(Arc::new(LogInner {
             seed,
-            rng: StdRng::seed_from_u64(seed),
-            runs: Some(Vec::new()),
-            draws: 0,
-        })))
+            runs: Mutex::new(Some(runs)),
+            open: AtomicU64::new(open),
+        }))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Draws> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The seed and runs so far; `None` once the log is full.
+    fn read(&self) -> Option<(u64, Vec<(Draw, u64)>)> {
+        let runs = self.0.runs.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut runs = runs.as_ref()?.clone();
+        if let Some(last) = runs.last_mut() {
+            last.1 = self.0.open.load(Ordering::Relaxed);
+        }
+        Some((self.0.seed, runs))
     }
 
-    /// Continue from `other`'s state; `false` if `other` no longer knows its draws.
-    pub fn copy_from(&self, other: &SeededRng) -> bool {
-        let (seed, runs, draws) = {
-            let theirs = other.lock();
-            match &theirs.runs {
-                Some(runs) => (theirs.seed, runs.clone(), theirs.draws),
-                None => return false,
-            }
-        };
+    /// A generator in the state this log describes, recording into this log from there on.
+    fn generator(&self) -> Option<SeededRng> {
+        let (seed, runs) = self.read()?;
         let mut rng = StdRng::seed_from_u64(seed);
         let mut scratch = Vec::new();
+        let mut draws = 0;
         for &(draw, count) in &runs {
+            draws += count;
             for _ in 0..count {
                 match draw {
                     Draw::U32 => drop(rng.next_u32()),
@@ -147,13 +140,48 @@ impl SeededRng {
                 }
             }
         }
-        *self.lock() = Draws {
-            seed,
+        Some(SeededRng {
             rng,
-            runs: Some(runs),
+            log: self.clone(),
+            last: runs.last().map(|&(draw, _)| draw),
             draws,
+        })
+    }
+
+    /// An independent log with the same contents; `None` once full.
+    fn copy(&self) -> Option<DrawLog> {
+        let (seed, runs) = self.read()?;
+        Some(DrawLog::new(seed, runs))
+    }
+}
+
+impl SeededRng {
+    fn record(&mut self, draw: Draw) {
+        self.draws += 1;
+        if self.last == Some(draw) && self.draws <= MAX_DRAWS {
+            self.log.0.open.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let mut runs = self
+            .log
+            .0
+            .runs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(list) = runs.as_mut() else {
+            return;
         };
-        true
+        if list.len() >= MAX_DRAW_RUNS || self.draws > MAX_DRAWS {
+            *runs = None;
+            self.last = None;
+            return;
+        }
+        if let Some(last) = list.last_mut() {
+            last.1 = self.log.0.open.load(Ordering::Relaxed);
+        }
+        list.push((draw, 1));
+        self.log.0.open.store(1, Ordering::Relaxed);
+        self.last = Some(draw);
     }
 }
 
@@ -161,28 +189,30 @@ impl TryRng for SeededRng {
     type Error = Infallible;
 
     fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        Ok(self.lock().draw(Draw::U32, &mut []) as u32)
+        self.record(Draw::U32);
+        Ok(self.rng.next_u32())
     }
 
     fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        Ok(self.lock().draw(Draw::U64, &mut []))
+        self.record(Draw::U64);
+        Ok(self.rng.next_u64())
     }
 
     fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        self.lock().draw(Draw::Bytes(dst.len()), dst);
+        self.record(Draw::Bytes(dst.len()));
+        self.rng.fill_bytes(dst);
         Ok(())
     }
 }
 
 /// The host side of one sandbox's WASI world: what it reads (clock, randomness) and what it
 /// wrote (captured output). A fork copies all of it along with the guest's memory.
-#[derive(Clone)]
 pub struct HostSide {
     pub clock: VirtualClock,
     pub stdout: CappedPipe,
     pub stderr: CappedPipe,
-    secure: SeededRng,
-    insecure: SeededRng,
+    secure: DrawLog,
+    insecure: DrawLog,
     seed: u64,
 }
 
@@ -192,23 +222,27 @@ impl HostSide {
             clock: VirtualClock::default(),
             stdout: CappedPipe::new(max_output_bytes),
             stderr: CappedPipe::new(max_output_bytes),
-            secure: SeededRng::new(seed),
-            insecure: SeededRng::new(seed ^ 0x9e37_79b9_7f4a_7c15),
+            secure: DrawLog::new(seed, Vec::new()),
+            insecure: DrawLog::new(seed ^ 0x9e37_79b9_7f4a_7c15, Vec::new()),
             seed,
         }
     }
 
-    pub fn seed(&self) -> u64 {
-        self.seed
-    }
-
-    /// Take `other`'s clock, generator states and captured output; `false` if a generator
-    /// could not be reproduced (see [`SeededRng`]).
-    pub fn copy_from(&self, other: &HostSide) -> bool {
-        self.clock.copy_from(&other.clock);
-        self.stdout.copy_from(&other.stdout);
-        self.stderr.copy_from(&other.stderr);
-        self.secure.copy_from(&other.secure) && self.insecure.copy_from(&other.insecure)
+    /// An independent copy: same clock time, captured output and generator logs. `None` once
+    /// a generator's log is full (see [`SeededRng`]).
+    pub fn copy(&self) -> Option<HostSide> {
+        let copy = HostSide {
+            clock: VirtualClock::default(),
+            stdout: CappedPipe::new(0),
+            stderr: CappedPipe::new(0),
+            secure: self.secure.copy()?,
+            insecure: self.insecure.copy()?,
+            seed: self.seed,
+        };
+        copy.clock.copy_from(&self.clock);
+        copy.stdout.copy_from(&self.stdout);
+        copy.stderr.copy_from(&self.stderr);
+        Some(copy)
     }
 }
 
@@ -336,12 +370,13 @@ impl CappedPipe {
 
     /// Hold exactly what `other` holds.
     pub fn copy_from(&self, other: &CappedPipe) {
-        let (data, dropped) = {
+        let (data, capacity, dropped) = {
             let theirs = other.inner.lock().unwrap_or_else(PoisonError::into_inner);
-            (theirs.data.clone(), theirs.dropped)
+            (theirs.data.clone(), theirs.capacity, theirs.dropped)
         };
         let mut buf = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         buf.data = data;
+        buf.capacity = capacity;
         buf.dropped = dropped;
     }
 
@@ -411,21 +446,25 @@ impl StdoutStream for CappedPipe {
 }
 
 /// A WASI context that grants nothing: no files, env, args, network; virtual time; seeded RNG.
-pub fn sealed_ctx(host: &HostSide) -> WasiCtx {
+///
+/// `None` if a generator of `host` can no longer be reproduced.
+pub fn sealed_ctx(host: &HostSide) -> Option<WasiCtx> {
+    let secure = host.secure.generator()?;
+    let insecure = host.insecure.generator()?;
     let mut builder = WasiCtxBuilder::new();
     builder
         .stdout(host.stdout.clone())
         .stderr(host.stderr.clone())
         .wall_clock(host.clock.clone())
         .monotonic_clock(host.clock.clone())
-        .secure_random(host.secure.clone())
-        .insecure_random(host.insecure.clone())
+        .secure_random(secure)
+        .insecure_random(insecure)
         .insecure_random_seed(u128::from(host.seed))
         .allow_ip_name_lookup(false)
         .allow_tcp(false)
         .allow_udp(false)
         .socket_addr_check(|_, _| Box::pin(async { false }));
-    builder.build()
+    Some(builder.build())
 }
 
 #[cfg(test)]
@@ -444,28 +483,30 @@ mod tests {
     }
 
     #[test]
-    fn a_seeded_rng_copy_continues_the_original_until_its_record_is_full() {
-        let mut original = SeededRng::new(7);
+    fn a_generator_from_a_copied_log_continues_the_original_until_the_log_is_full() {
+        let log = DrawLog::new(7, Vec::new());
+        let mut original = log.generator().unwrap();
         let mut bytes = [0u8; 5];
         for _ in 0..3 {
+            original.next_u32();
             original.next_u32();
             original.next_u64();
             original.fill_bytes(&mut bytes);
         }
-        let mut copy = SeededRng::new(0);
-        assert!(copy.copy_from(&original));
+        let mut copy = log.copy().unwrap().generator().unwrap();
         for _ in 0..4 {
             assert_eq!(copy.next_u64(), original.next_u64());
             let (mut a, mut b) = ([0u8; 3], [0u8; 3]);
             copy.fill_bytes(&mut a);
             original.fill_bytes(&mut b);
             assert_eq!(a, b);
+            assert_eq!(copy.next_u32(), original.next_u32());
         }
         for _ in 0..MAX_DRAW_RUNS {
             original.next_u32();
             original.next_u64();
         }
-        assert!(!copy.copy_from(&original));
+        assert!(log.copy().is_none());
     }
 
     #[test]

@@ -182,7 +182,11 @@ class G:
     let next = p
         .step(&vec![act("B", "{}"); 3], Some(vec![0, ids[0], ids[1]]))
         .unwrap();
-    assert!(next.iter().all(|o| o.error.is_none() && o.obs == next[0].obs), "{next:?}");
+    assert!(
+        next.iter()
+            .all(|o| o.error.is_none() && o.obs == next[0].obs),
+        "{next:?}"
+    );
     assert!(next[0].obs.ends_with(" 14 50331648"), "{}", next[0].obs);
 }
 
