@@ -21,19 +21,26 @@ const MAX_ENTRIES: usize = 4096;
 
 type Compiled = Result<Arc<[u8]>, EnvError>;
 
-/// What a sandbox loads: the marshalled module code, and the pages envs of it write while
-/// loading and resetting (recorded by the first env of the class to reset; see
-/// [`crate::memory`]).
+/// What a sandbox loads: the marshalled module code, and the class's pre-fault profiles.
 #[derive(Clone)]
 pub struct Code {
     pub bytes: Arc<[u8]>,
-    pub profile: Arc<OnceLock<Profile>>,
+    pub profiles: Arc<Profiles>,
+}
+
+/// The pages envs of a class write (see [`crate::memory`]): while loading and resetting, and
+/// while loading, resetting and running `solve()` (verification). Each is recorded by the
+/// first env of the class to get there in a sandbox made for it.
+#[derive(Default)]
+pub struct Profiles {
+    pub reset: OnceLock<Profile>,
+    pub solve: OnceLock<Profile>,
 }
 
 #[derive(Default)]
 struct Entry {
     compiled: OnceLock<Compiled>,
-    profile: Arc<OnceLock<Profile>>,
+    profiles: Arc<Profiles>,
 }
 
 /// Limits are part of the key: whether a compile runs out of fuel or memory depends on them.
@@ -89,7 +96,7 @@ impl CodeCache {
         }
         compiled.map(|bytes| Code {
             bytes,
-            profile: cell.profile.clone(),
+            profiles: cell.profiles.clone(),
         })
     }
 }

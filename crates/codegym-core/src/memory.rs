@@ -16,7 +16,8 @@
 //! `ptep_clear_flush`'s IPIs). The pages a class's envs write while loading and resetting are
 //! nearly the same for every env of the class, so the first env's written pages (read from
 //! `/proc/self/pagemap`) become the class's [`Profile`], and every later sandbox of the class
-//! asks the kernel to copy them before the guest runs ([`Prefault`] on `load`'s code argument;
+//! asks the kernel to copy them before the guest runs (a class has a second profile for
+//! sandboxes made to run `solve()`, which writes more; [`Prefault`] on `load`'s code argument;
 //! `madvise(MADV_POPULATE_WRITE)`, Linux ≥ 5.14): one call, no fault per page, and no flush,
 //! because none of those pages is mapped yet. The contents are unchanged (a private copy of the
 //! same bytes), so nothing the guest can observe differs; a page in the profile that an env

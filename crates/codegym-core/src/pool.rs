@@ -212,7 +212,15 @@ impl Slot {
         }
     }
 
-    fn reset(&mut self, env_id: usize, engine: &Engine, limits: &Arc<Limits>) -> StepOutcome {
+    /// Reset the env, rebuilding its sandbox if it has none; `for_solve` when `solve()` comes
+    /// next (a rebuilt sandbox is then made for it, see [`Sandbox::for_solve`]).
+    fn reset(
+        &mut self,
+        env_id: usize,
+        engine: &Engine,
+        limits: &Arc<Limits>,
+        for_solve: bool,
+    ) -> StepOutcome {
         let spec = &self.spec;
         if !self.replayable {
             self.sandbox = None;
@@ -223,7 +231,10 @@ impl Slot {
                 self.events.clear();
                 self.event_bytes = 0;
                 self.replayable = true;
-                Sandbox::for_spec(engine, limits.clone(), spec)
+                match for_solve {
+                    true => Sandbox::for_solve(engine, limits.clone(), spec),
+                    false => Sandbox::for_spec(engine, limits.clone(), spec),
+                }
             }
         };
         let result = sandbox.and_then(|mut sandbox| {
@@ -255,7 +266,7 @@ impl Slot {
     ) -> StepOutcome {
         if self.phase != Phase::Running {
             if auto_reset && self.phase != Phase::NeverReset {
-                return self.reset(env_id, engine, limits);
+                return self.reset(env_id, engine, limits, false);
             }
             let error = match &self.phase {
                 Phase::Failed(e) => e.clone(),
@@ -316,7 +327,7 @@ impl Slot {
         record: bool,
     ) -> SolveOutcome {
         if self.phase != Phase::Running {
-            let reset = self.reset(env_id, engine, limits);
+            let reset = self.reset(env_id, engine, limits, true);
             if let Some(error) = reset.error {
                 return solve_failure(env_id, error);
             }
@@ -531,7 +542,7 @@ impl EnvPool {
                 .map(|&id| {
                     shared.with_slot(
                         id,
-                        |slot| slot.reset(id, &shared.engine, &shared.limits),
+                        |slot| slot.reset(id, &shared.engine, &shared.limits, false),
                         |error| StepOutcome {
                             env_id: id,
                             obs: String::new(),

@@ -5,6 +5,7 @@ use std::sync::{Arc, OnceLock, PoisonError};
 use wasmtime::component::ResourceTable;
 use wasmtime::{Store, Trap};
 
+use crate::code::Profiles;
 use crate::engine::{Engine, Exports, GuestState, MemoryLimiter, EPOCH_TICK};
 use crate::error::{EnvError, EnvErrorKind};
 use crate::guest::EnvHost;
@@ -53,9 +54,11 @@ pub struct Sandbox {
     exports: Exports,
     /// Where the guest's linear memory is (seen while `load`'s argument was lowered).
     memory: MemorySeen,
-    /// The class's pre-fault profile, while it is still to be recorded (by this sandbox's
-    /// first reset, unless another env of the class records it first).
-    record: Option<Arc<OnceLock<Profile>>>,
+    /// The class's pre-fault profiles, which this sandbox records if it is the first of its
+    /// class to reset (or, made for `solve()`, to solve); `None` for other sandboxes.
+    profiles: Option<Arc<Profiles>>,
+    /// Made to run `solve()` after its reset (its load pre-faulted the solve profile).
+    for_solve: bool,
     host: HostSide,
     limits: Arc<Limits>,
 }
@@ -68,19 +71,42 @@ impl Sandbox {
         limits: Arc<Limits>,
         spec: &EnvSpec,
     ) -> Result<Self, EnvError> {
+        Self::loaded(engine, limits, spec, false)
+    }
+
+    /// [`Sandbox::for_spec`] for an env that will be reset and then `solve()`d: its load
+    /// pre-faults what a verification writes rather than what a reset writes.
+    pub fn for_solve(
+        engine: &Engine,
+        limits: Arc<Limits>,
+        spec: &EnvSpec,
+    ) -> Result<Self, EnvError> {
+        Self::loaded(engine, limits, spec, true)
+    }
+
+    fn loaded(
+        engine: &Engine,
+        limits: Arc<Limits>,
+        spec: &EnvSpec,
+        for_solve: bool,
+    ) -> Result<Self, EnvError> {
         let code = engine
             .code
             .get(engine, &limits, &spec.source, spec.class_name())?;
         let mut sandbox = Self::instantiate(engine, limits, spec.seed)?;
-        if code.profile.get().is_none() {
-            sandbox.record = Some(code.profile.clone());
-        }
+        sandbox.profiles = Some(code.profiles.clone());
+        sandbox.for_solve = for_solve;
+        let profiles = &code.profiles;
+        let profile = match for_solve {
+            true => profiles.solve.get().or(profiles.reset.get()),
+            false => profiles.reset.get(),
+        };
         arm(
             &mut sandbox.store,
             sandbox.limits.fuel_per_load,
             sandbox.limits.wall_time_ms,
         )?;
-        let loaded = sandbox.load(&code.bytes, code.profile.get(), spec.class_name());
+        let loaded = sandbox.load(&code.bytes, profile, spec.class_name());
         let _ = engine.initial_memory.compare_exchange(
             0,
             sandbox.memory.len(),
@@ -252,7 +278,8 @@ impl Sandbox {
             instance,
             exports: engine.exports,
             memory: MemorySeen::default(),
-            record: None,
+            profiles: None,
+            for_solve: false,
             host,
             limits,
         })
@@ -269,11 +296,8 @@ impl Sandbox {
         )?;
         let out = self.guest.call_reset(&mut self.store, env_str, seed);
         let reset = self.finish(out, EnvErrorKind::Load, "resetting the env")?;
-        if let Some(profile) = self.record.take() {
-            // A failed read leaves the class without a profile: slower creation, same result.
-            if let Ok(written) = self.memory.written() {
-                let _ = profile.set(written);
-            }
+        if let Some(profiles) = &self.profiles {
+            record_profile(&profiles.reset, &self.memory);
         }
         Ok(reset)
     }
@@ -306,6 +330,9 @@ impl Sandbox {
         let out = self.guest.call_solve(&mut self.store, record);
         let ((answer, reward, done, step_count), actions) =
             self.finish(out, EnvErrorKind::Raised, "running solve()")?;
+        if let Some(profiles) = self.profiles.take().filter(|_| self.for_solve) {
+            record_profile(&profiles.solve, &self.memory);
+        }
         Ok(GuestSolve {
             answer,
             reward,
@@ -335,6 +362,16 @@ impl Sandbox {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(traceback)) => Err(EnvError::new(raised, traceback)),
             Err(e) => Err(classify(&self.store, &self.limits, e, what)),
+        }
+    }
+}
+
+/// Record the pages `memory` has written as `profile`, unless it is recorded already. A
+/// failed read leaves the class without a profile: slower creation, same result.
+fn record_profile(profile: &OnceLock<Profile>, memory: &MemorySeen) {
+    if profile.get().is_none() {
+        if let Ok(written) = memory.written() {
+            let _ = profile.set(written);
         }
     }
 }
@@ -424,6 +461,71 @@ class NoiseEnv:
         return True, json.dumps([len(self.seen), sorted(self.seen)[-1], noise, time.time()])
 "#;
 
+    /// A sandbox made for `solve()` records what a verification writes, and the next one of
+    /// the class gets those pages at load; the verification's result is unchanged.
+    #[test]
+    fn sandboxes_made_for_solve_prefault_what_a_verification_writes() {
+        let source = r#"
+import json
+
+
+class SumEnv:
+    @staticmethod
+    def from_env_str(env_str):
+        env = SumEnv()
+        env.nums = list(range(200))
+        env.step_count, env.reward, env.finished = 0, 0.0, False
+        return env
+
+    def step(self, action):
+        self.step_count += 1
+        call = json.loads(action)
+        if call["name"] == "Done":
+            self.reward = float(call["answer"] == sum(self.nums))
+            self.finished = True
+        return True, json.dumps({"n": len(self.nums), "seen": [str(i) * 3 for i in range(300)]})
+
+    def solve(self):
+        total = 0
+        for i in range(0, 200, 50):
+            json.loads(self.step(json.dumps({"name": "Observe", "i": i}))[1])
+            total += sum(self.nums[i:i + 50])
+        return self.step(json.dumps({"name": "Done", "answer": total}))[1]
+"#;
+        let limits = Arc::new(Limits::default());
+        let engine = Engine::shared(limits.stack_bytes).unwrap();
+        let spec = EnvSpec::new(Arc::from(source), "SumEnv@{}", None, 1).unwrap();
+        let mut first = Sandbox::for_solve(&engine, limits.clone(), &spec).unwrap();
+        first.reset("SumEnv@{}", 1).unwrap();
+        let expected = first.solve(true).unwrap();
+        assert_eq!(expected.reward, 1.0);
+        let code = engine
+            .code
+            .get(&engine, &limits, &spec.source, spec.class_name())
+            .unwrap();
+        let (reset, solve) = (code.profiles.reset.get(), code.profiles.solve.get());
+        let pages = |p: &Profile| p.iter().map(|r| r.len() / 4096).sum::<usize>();
+        let (reset, solve) = (pages(reset.unwrap()), solve.expect("solve profile"));
+        assert!(
+            pages(solve) > reset,
+            "{} solve pages, {reset} reset pages",
+            pages(solve)
+        );
+
+        let mut second = Sandbox::for_solve(&engine, limits.clone(), &spec).unwrap();
+        let written = second.memory.written().unwrap();
+        for range in solve {
+            for page in range.clone().step_by(4096) {
+                assert!(
+                    written.iter().any(|r| r.contains(&page)),
+                    "{page:#x} not private"
+                );
+            }
+        }
+        second.reset("SumEnv@{}", 1).unwrap();
+        assert_eq!(second.solve(true).unwrap(), expected);
+    }
+
     fn dump(sandbox: &mut Sandbox) -> Vec<u8> {
         let memory = std::sync::Mutex::new(Vec::new());
         sandbox.sync(crate::memory::Dump(&memory)).unwrap();
@@ -486,7 +588,8 @@ class NoiseEnv:
             .get(&engine, &limits, &spec.source, spec.class_name())
             .unwrap();
         let profile = code
-            .profile
+            .profiles
+            .reset
             .get()
             .expect("the first reset records the profile");
         let pages = |p: &Profile| p.iter().map(|r| r.len() / 4096).sum::<usize>();
