@@ -67,12 +67,13 @@ impl MemorySeen {
         self.len.store(memory.len(), Ordering::Relaxed);
     }
 
-    /// The pages of this memory that the sandbox has written and no other process shares
-    /// (see [`written_pages`]), as of its size at the last lowering.
+    /// The memory's size at the last lowering.
     pub fn len(&self) -> usize {
         self.len.load(Ordering::Relaxed)
     }
 
+    /// The pages of this memory that the sandbox has written and no other process shares
+    /// (see [`written_pages`]), as of its size at the last lowering.
     pub fn written(&self) -> std::io::Result<Profile> {
         written_pages(
             self.base.load(Ordering::Relaxed),

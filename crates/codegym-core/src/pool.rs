@@ -128,17 +128,16 @@ impl Slot {
         }
     }
 
-    /// A new slot in the exact state of one whose sandbox went through `events`: a fresh
-    /// sandbox of the same spec with the same calls replayed.
+    /// A new slot in the exact state of one whose sandbox went through `template.events`: a
+    /// fresh sandbox of the same spec with the same calls replayed.
     fn replay(
-        spec: EnvSpec,
-        events: &[Event],
-        phase: Phase,
+        template: &Template,
         engine: &Engine,
         limits: &Arc<Limits>,
     ) -> Result<Self, EnvError> {
-        let mut sandbox = Sandbox::for_spec(engine, limits.clone(), &spec)?;
-        for event in events {
+        let spec = &template.spec;
+        let mut sandbox = Sandbox::for_spec(engine, limits.clone(), spec)?;
+        for event in &template.events {
             match event {
                 Event::Reset => sandbox.reset(&spec.env_str, spec.seed).map(drop)?,
                 Event::Step(action) => sandbox.step(action).map(drop)?,
@@ -146,14 +145,7 @@ impl Slot {
                 Event::Sync => sandbox.sync_only()?,
             }
         }
-        Ok(Self {
-            spec,
-            sandbox: Some(sandbox),
-            phase,
-            events: events.to_vec(),
-            event_bytes: events.iter().map(Event::bytes).sum(),
-            replayable: true,
-        })
+        Ok(Self::cloned(template, sandbox))
     }
 
     /// A new slot in the exact state of one whose sandbox [`Sandbox::snapshot`] captured:
@@ -165,14 +157,19 @@ impl Slot {
         (snapshot, host): &(Snapshot, HostSide),
     ) -> Result<Self, EnvError> {
         let sandbox = Sandbox::from_snapshot(engine, limits.clone(), snapshot, host)?;
-        Ok(Self {
+        Ok(Self::cloned(template, sandbox))
+    }
+
+    /// A fork's clone: `template`'s spec, phase and log, around `sandbox`.
+    fn cloned(template: &Template, sandbox: Sandbox) -> Self {
+        Self {
             spec: template.spec.clone(),
             sandbox: Some(sandbox),
             phase: template.phase.clone(),
             events: template.events.clone(),
             event_bytes: template.events.iter().map(Event::bytes).sum(),
             replayable: template.replayable,
-        })
+        }
     }
 
     fn outcome(&self, env_id: usize) -> StepOutcome {
@@ -743,13 +740,7 @@ impl EnvPool {
                             // A copy that failed (say, the fresh sandbox's memory differs in
                             // size) falls back to the replay, when the log allows one.
                             Some(Err(e)) if !template.replayable => Err(e),
-                            _ => Slot::replay(
-                                template.spec.clone(),
-                                &template.events,
-                                template.phase.clone(),
-                                &shared.engine,
-                                &shared.limits,
-                            ),
+                            _ => Slot::replay(&template, &shared.engine, &shared.limits),
                         }
                     }))
                     .unwrap_or_else(|_| {

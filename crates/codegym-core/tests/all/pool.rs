@@ -1,4 +1,4 @@
-use codegym_core::{EnvErrorKind, Limits, MIN_MEMORY_BYTES};
+use codegym_core::{EnvErrorKind, EnvPool, Limits, StepOutcome, MIN_MEMORY_BYTES};
 
 use crate::common::{act, pool, spec, MAX_ENV};
 
@@ -130,6 +130,19 @@ fn fork_refuses_failed_and_unreset_envs() {
     assert_eq!(p.len(), 1);
 }
 
+/// Fork env 0 into `n` clones, then step it and them with `action`: every outcome must be
+/// error-free and equal to the original's. Returns the clones' ids and the outcomes.
+fn fork_and_step_alike(p: &mut EnvPool, n: usize, action: &str) -> (Vec<usize>, Vec<StepOutcome>) {
+    let ids = p.fork(0, n).unwrap();
+    let all = [vec![0], ids.clone()].concat();
+    let out = p.step(&vec![action.to_owned(); n + 1], Some(all)).unwrap();
+    assert!(
+        out.iter().all(|o| o.error.is_none() && o.obs == out[0].obs),
+        "{out:?}"
+    );
+    (ids, out)
+}
+
 /// A fork copies the sandbox, so the replay log's bound does not limit it.
 #[test]
 fn fork_copies_an_env_past_the_replay_bound() {
@@ -143,13 +156,7 @@ fn fork_copies_an_env_past_the_replay_bound() {
         p.step(&observe, None).unwrap();
     }
     p.step(&[act("Noise", "{}")], None).unwrap();
-    let ids = p.fork(0, 2).unwrap();
-    let noise = p
-        .step(&vec![act("Noise", "{}"); 3], Some(vec![0, ids[0], ids[1]]))
-        .unwrap();
-    assert!(noise
-        .iter()
-        .all(|o| o.error.is_none() && o.obs == noise[0].obs));
+    let (_, noise) = fork_and_step_alike(&mut p, 2, &act("Noise", "{}"));
     assert!(noise.iter().all(|o| o.step_count == 4102));
 }
 
@@ -178,15 +185,7 @@ class G:
     let mut p = pool(vec![spec(growing, "G@{}")], Limits::default());
     p.reset(None).unwrap();
     p.step(&[act("A", "{}")], None).unwrap();
-    let ids = p.fork(0, 2).unwrap();
-    let next = p
-        .step(&vec![act("B", "{}"); 3], Some(vec![0, ids[0], ids[1]]))
-        .unwrap();
-    assert!(
-        next.iter()
-            .all(|o| o.error.is_none() && o.obs == next[0].obs),
-        "{next:?}"
-    );
+    let (_, next) = fork_and_step_alike(&mut p, 2, &act("B", "{}"));
     assert!(next[0].obs.ends_with(" 14 50331648"), "{}", next[0].obs);
 }
 
@@ -214,11 +213,7 @@ class P:
     let mut p = pool(vec![spec(printing, "P@{}")], Limits::default());
     p.reset(None).unwrap();
     p.step(&[act("A", "{}")], None).unwrap();
-    let ids = p.fork(0, 1).unwrap();
-    let next = p
-        .step(&vec![act("B", "{}"); 2], Some(vec![0, ids[0]]))
-        .unwrap();
-    assert_eq!(next[0].obs, next[1].obs);
+    let (ids, _) = fork_and_step_alike(&mut p, 1, &act("B", "{}"));
     assert_eq!(p.output(0).unwrap(), p.output(ids[0]).unwrap());
     assert!(p.output(0).unwrap().0.contains("step 2"));
     for _ in 0..4100 {
@@ -229,11 +224,7 @@ class P:
     // The next reset rebuilds the sandbox and starts a new log.
     p.reset(Some(vec![0])).unwrap();
     p.step(&[act("A", "{}")], Some(vec![0])).unwrap();
-    let ids = p.fork(0, 1).unwrap();
-    let next = p
-        .step(&vec![act("B", "{}"); 2], Some(vec![0, ids[0]]))
-        .unwrap();
-    assert_eq!(next[0].obs, next[1].obs);
+    fork_and_step_alike(&mut p, 1, &act("B", "{}"));
 }
 
 /// The build makes every object of the guest's snapshot immortal (`build/immortal.rs`), so that
