@@ -81,11 +81,15 @@ def timing_enabled(benchmark: Any) -> bool:
 
 
 def record(benchmark: Any, figure: str, approach: str, work_per_call: float) -> None:
-    """Record work/s of one approach from a finished pytest-benchmark run (mean time per call)."""
+    """Record work/s of one approach from a finished pytest-benchmark run.
+
+    From the median time per call, for every approach alike: on a shared VM one preempted
+    round would otherwise move a figure by several times (the mean of three rounds did).
+    """
     stats = getattr(benchmark, "stats", None)
     if stats is None:
         return
-    put(figure, approach, work_per_call / stats.stats.mean)
+    put(figure, approach, work_per_call / stats.stats.median)
 
 
 def put(figure: str, approach: str, value: float | None, note: str | None = None) -> None:
