@@ -43,6 +43,8 @@ def _clip(text, limit: int) -> str:
     """Turn any value into a str that is valid UTF-8 and at most `limit` bytes long."""
     if not isinstance(text, str):
         text = str(text)
+    if text.isascii() and len(text) <= limit:  # the common case: no copy to count its bytes
+        return text
     try:
         data = text.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates: one U+FFFD each, never trap in the lowering
