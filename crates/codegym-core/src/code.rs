@@ -14,6 +14,7 @@ use crate::engine::Engine;
 use crate::error::{EnvError, EnvErrorKind};
 use crate::limits::Limits;
 use crate::memory::Profile;
+use crate::recycle::Recycling;
 use crate::sandbox::Sandbox;
 
 /// Distinct (source, class, limits) entries kept before the cache is emptied and refilled.
@@ -26,6 +27,7 @@ type Compiled = Result<Arc<[u8]>, EnvError>;
 pub struct Code {
     pub bytes: Arc<[u8]>,
     pub profiles: Arc<Profiles>,
+    pub(crate) recycling: Arc<Recycling>,
 }
 
 /// The pages envs of a class write (see [`crate::memory`]): while loading and resetting, and
@@ -41,6 +43,7 @@ pub struct Profiles {
 struct Entry {
     compiled: OnceLock<Compiled>,
     profiles: Arc<Profiles>,
+    recycling: Arc<Recycling>,
 }
 
 /// Limits are part of the key: whether a compile runs out of fuel or memory depends on them.
@@ -97,6 +100,7 @@ impl CodeCache {
         compiled.map(|bytes| Code {
             bytes,
             profiles: cell.profiles.clone(),
+            recycling: cell.recycling.clone(),
         })
     }
 }

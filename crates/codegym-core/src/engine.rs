@@ -41,10 +41,14 @@ impl WasiView for GuestState {
     }
 }
 
-/// Caps linear memory; remembers that it refused so the trap can be reported as a memory limit.
+/// Caps linear memory; remembers that it refused so the trap can be reported as a memory limit,
+/// and whether a memory or table grew once the instance was made (`armed`): such a sandbox no
+/// longer has the shape of a fresh one, so it is never recycled.
 pub struct MemoryLimiter {
     pub max_bytes: usize,
     pub hit: bool,
+    pub armed: bool,
+    pub grew: bool,
 }
 
 impl ResourceLimiter for MemoryLimiter {
@@ -60,6 +64,7 @@ impl ResourceLimiter for MemoryLimiter {
             // survive a failed allocation, and a clear reason beats a corrupted interpreter.
             wasmtime::bail!("memory limit of {} bytes exceeded", self.max_bytes);
         }
+        self.grew |= self.armed;
         Ok(true)
     }
 
@@ -69,7 +74,9 @@ impl ResourceLimiter for MemoryLimiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= 1 << 20)
+        let allowed = desired <= 1 << 20;
+        self.grew |= self.armed && allowed;
+        Ok(allowed)
     }
 }
 

@@ -20,6 +20,7 @@ mod guest;
 mod limits;
 mod memory;
 mod pool;
+mod recycle;
 mod sandbox;
 mod spec;
 mod wasi;

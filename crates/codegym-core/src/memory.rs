@@ -72,6 +72,15 @@ impl MemorySeen {
         self.len.load(Ordering::Relaxed)
     }
 
+    /// Every page of this memory that the sandbox has written (see [`written_pages`]).
+    pub fn written_all(&self) -> std::io::Result<Profile> {
+        written_pages(
+            self.base.load(Ordering::Relaxed),
+            self.len.load(Ordering::Relaxed),
+            false,
+        )
+    }
+
     /// The pages of this memory that the sandbox has written and no other process shares
     /// (see [`written_pages`]), as of its size at the last lowering.
     pub fn written(&self) -> std::io::Result<Profile> {
@@ -81,6 +90,41 @@ impl MemorySeen {
             true,
         )
     }
+}
+
+/// Make the memory `to` saw hold the bytes the memory `from` saw (the same guest's, the same
+/// size): every page `to` has written, and every page of `from_written` (what `from` wrote),
+/// is copied from `from`; any other page still holds the image's bytes in both. Used to
+/// recycle a sandbox into the state of its class's pristine one (see [`crate::recycle`]).
+///
+/// Contract (crate-internal): neither sandbox is running a call, and neither memory has grown
+/// since it was seen, so both are mapped at `base` for `len` bytes and nothing else writes them.
+pub(crate) fn copy_memory(
+    from: &MemorySeen,
+    from_written: &[Range<usize>],
+    to: &MemorySeen,
+) -> std::io::Result<()> {
+    let (from_base, len) = (from.base.load(Ordering::Relaxed), from.len());
+    let to_base = to.base.load(Ordering::Relaxed);
+    if from_base == 0 || to_base == 0 || len != to.len() {
+        return Err(std::io::Error::other("the two memories differ in size"));
+    }
+    let written = written_pages(to_base, len, false)?;
+    for range in written.iter().chain(from_written) {
+        if range.end > len {
+            return Err(std::io::Error::other("a written page lies past the memory"));
+        }
+        // SAFETY: both ranges lie inside live linear memories of `len` bytes (checked above and
+        // by the contract), which are distinct sandboxes' memories, so they do not overlap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                (from_base + range.start) as *const u8,
+                (to_base + range.start) as *mut u8,
+                range.len(),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The pages of `len` bytes of memory at `base` that this process has written: anonymous

@@ -17,6 +17,7 @@ use crate::engine::Engine;
 use crate::error::{ConfigError, EngineError, EnvError, EnvErrorKind};
 use crate::limits::Limits;
 use crate::memory::Snapshot;
+use crate::recycle::Idle;
 use crate::sandbox::{Sandbox, Snapshotted};
 use crate::spec::EnvSpec;
 use crate::wasi::HostSide;
@@ -114,6 +115,8 @@ struct Slot {
     events: Vec<Event>,
     event_bytes: usize,
     replayable: bool,
+    /// The output of the episode whose sandbox went back to the pool after `solve()`.
+    output: Option<(String, String)>,
 }
 
 impl Slot {
@@ -125,6 +128,7 @@ impl Slot {
             events: Vec::new(),
             event_bytes: 0,
             replayable: true,
+            output: None,
         }
     }
 
@@ -169,6 +173,7 @@ impl Slot {
             events: template.events.clone(),
             event_bytes: template.events.iter().map(Event::bytes).sum(),
             replayable: template.replayable,
+            output: None,
         }
     }
 
@@ -216,11 +221,15 @@ impl Slot {
         env_id: usize,
         engine: &Engine,
         limits: &Arc<Limits>,
+        idle: &Idle,
         for_solve: bool,
     ) -> StepOutcome {
         let spec = &self.spec;
+        self.output = None;
         if !self.replayable {
-            self.sandbox = None;
+            if let Some(sandbox) = self.sandbox.take() {
+                idle.offer(sandbox);
+            }
         }
         let sandbox = match self.sandbox.take() {
             Some(sandbox) => Ok(sandbox),
@@ -228,10 +237,7 @@ impl Slot {
                 self.events.clear();
                 self.event_bytes = 0;
                 self.replayable = true;
-                match for_solve {
-                    true => Sandbox::for_solve(engine, limits.clone(), spec),
-                    false => Sandbox::for_spec(engine, limits.clone(), spec),
-                }
+                Sandbox::reuse_or_load(engine, limits.clone(), spec, for_solve, idle)
             }
         };
         let result = sandbox.and_then(|mut sandbox| {
@@ -259,11 +265,12 @@ impl Slot {
         action: &str,
         engine: &Engine,
         limits: &Arc<Limits>,
+        idle: &Idle,
         auto_reset: bool,
     ) -> StepOutcome {
         if self.phase != Phase::Running {
             if auto_reset && self.phase != Phase::NeverReset {
-                return self.reset(env_id, engine, limits, false);
+                return self.reset(env_id, engine, limits, idle, false);
             }
             let error = match &self.phase {
                 Phase::Failed(e) => e.clone(),
@@ -321,10 +328,11 @@ impl Slot {
         env_id: usize,
         engine: &Engine,
         limits: &Arc<Limits>,
+        idle: &Idle,
         record: bool,
     ) -> SolveOutcome {
         if self.phase != Phase::Running {
-            let reset = self.reset(env_id, engine, limits, true);
+            let reset = self.reset(env_id, engine, limits, idle, true);
             if let Some(error) = reset.error {
                 return solve_failure(env_id, error);
             }
@@ -337,6 +345,12 @@ impl Slot {
         match result {
             Ok(s) => {
                 self.phase = Phase::Finished;
+                // The episode is over: its sandbox goes to the next env of the class this pool
+                // creates (a later reset makes or recycles one; a fork replays the log).
+                if let Some(sandbox) = self.sandbox.take() {
+                    self.output = Some(sandbox.output());
+                    idle.offer(sandbox);
+                }
                 SolveOutcome {
                     env_id,
                     answer: s.answer,
@@ -382,6 +396,8 @@ struct Shared {
     auto_reset: bool,
     /// Grows when envs are forked; entries are never removed, so ids stay valid.
     entries: RwLock<Vec<Arc<Entry>>>,
+    /// Sandboxes envs gave back, for the next envs of their classes (see [`crate::recycle`]).
+    idle: Idle,
 }
 
 impl Shared {
@@ -420,7 +436,16 @@ impl Shared {
     fn step_one(&self, id: usize, action: &str) -> StepOutcome {
         self.with_slot(
             id,
-            |slot| slot.step(id, action, &self.engine, &self.limits, self.auto_reset),
+            |slot| {
+                slot.step(
+                    id,
+                    action,
+                    &self.engine,
+                    &self.limits,
+                    &self.idle,
+                    self.auto_reset,
+                )
+            },
             |error| StepOutcome {
                 env_id: id,
                 obs: String::new(),
@@ -472,6 +497,7 @@ impl EnvPool {
                 limits: Arc::new(options.limits),
                 auto_reset: options.auto_reset,
                 entries: RwLock::new(entries),
+                idle: Idle::default(),
             }),
             threads,
             tx,
@@ -539,7 +565,7 @@ impl EnvPool {
                 .map(|&id| {
                     shared.with_slot(
                         id,
-                        |slot| slot.reset(id, &shared.engine, &shared.limits, false),
+                        |slot| slot.reset(id, &shared.engine, &shared.limits, &shared.idle, false),
                         |error| StepOutcome {
                             env_id: id,
                             obs: String::new(),
@@ -586,7 +612,7 @@ impl EnvPool {
                 .map(|&id| {
                     shared.with_slot(
                         id,
-                        |slot| slot.solve(id, &shared.engine, &shared.limits, record),
+                        |slot| slot.solve(id, &shared.engine, &shared.limits, &shared.idle, record),
                         |error| solve_failure(id, error),
                     )
                 })
@@ -617,6 +643,12 @@ impl EnvPool {
     /// Envs with a result not yet received.
     pub fn in_flight(&self) -> usize {
         self.in_flight
+    }
+
+    /// Envs made so far from a recycled sandbox rather than a fresh one (see
+    /// [`crate::recycle`]).
+    pub fn recycled(&self) -> usize {
+        self.shared.idle.recycled()
     }
 
     /// Wait until `min_batch` results are ready, and return up to `max_batch` of them.
@@ -778,6 +810,7 @@ impl EnvPool {
             .sandbox
             .as_ref()
             .map(Sandbox::output)
+            .or_else(|| slot.output.clone())
             .unwrap_or_default())
     }
 }

@@ -5,16 +5,22 @@ use std::sync::{Arc, OnceLock, PoisonError};
 use wasmtime::component::ResourceTable;
 use wasmtime::{Store, Trap};
 
-use crate::code::Profiles;
+use crate::code::{Code, Profiles};
 use crate::engine::{Engine, Exports, GuestState, MemoryLimiter, EPOCH_TICK};
 use crate::error::{EnvError, EnvErrorKind};
 use crate::guest::EnvHost;
 use crate::limits::Limits;
 use crate::memory::{
-    Capture, MemoryHook, MemorySeen, Prefault, Profile, Restore, Snapshot, WithMemory,
+    copy_memory, Capture, MemoryHook, MemorySeen, Prefault, Profile, Restore, Snapshot, WithMemory,
 };
+use crate::recycle::{Idle, Pristine, Recycling};
 use crate::spec::EnvSpec;
 use crate::wasi::{sealed_ctx, HostSide};
+
+/// The seed of the WASI generators while a class loads: every env of a class then loads into the
+/// same state, whatever its seed (which [`Sandbox::reset`] gives the generators), so that a
+/// recycled sandbox and a fresh one are the same (see [`crate::recycle`]).
+const LOAD_SEED: u64 = 0;
 
 /// What [`Sandbox::snapshot`] did.
 pub(crate) enum Snapshotted {
@@ -59,6 +65,8 @@ pub struct Sandbox {
     profiles: Option<Arc<Profiles>>,
     /// Made to run `solve()` after its reset (its load pre-faulted the solve profile).
     for_solve: bool,
+    /// The class it loaded, for recycling (`None` for sandboxes not made by a load).
+    class: Option<Arc<Recycling>>,
     host: HostSide,
     limits: Arc<Limits>,
 }
@@ -93,8 +101,20 @@ impl Sandbox {
         let code = engine
             .code
             .get(engine, &limits, &spec.source, spec.class_name())?;
-        let mut sandbox = Self::instantiate(engine, limits, spec.seed)?;
+        Self::load_code(engine, limits, &code, spec.class_name(), for_solve)
+    }
+
+    /// A fresh instance with the class's `code` loaded (at [`LOAD_SEED`]).
+    fn load_code(
+        engine: &Engine,
+        limits: Arc<Limits>,
+        code: &Code,
+        class_name: &str,
+        for_solve: bool,
+    ) -> Result<Self, EnvError> {
+        let mut sandbox = Self::instantiate(engine, limits, LOAD_SEED)?;
         sandbox.profiles = Some(code.profiles.clone());
+        sandbox.class = Some(code.recycling.clone());
         sandbox.for_solve = for_solve;
         let profiles = &code.profiles;
         let profile = match for_solve {
@@ -106,7 +126,7 @@ impl Sandbox {
             sandbox.limits.fuel_per_load,
             sandbox.limits.wall_time_ms,
         )?;
-        let loaded = sandbox.load(&code.bytes, profile, spec.class_name());
+        let loaded = sandbox.load(&code.bytes, profile, class_name);
         let _ = engine.initial_memory.compare_exchange(
             0,
             sandbox.memory.len(),
@@ -115,6 +135,106 @@ impl Sandbox {
         );
         sandbox.finish(loaded, EnvErrorKind::Load, "loading the env")?;
         Ok(sandbox)
+    }
+
+    /// A sandbox for `spec` like [`Sandbox::for_spec`] (or [`Sandbox::for_solve`]), made from an
+    /// idle sandbox of its class in `idle` when there is one (see [`crate::recycle`]).
+    pub(crate) fn reuse_or_load(
+        engine: &Engine,
+        limits: Arc<Limits>,
+        spec: &EnvSpec,
+        for_solve: bool,
+        idle: &Idle,
+    ) -> Result<Self, EnvError> {
+        let code = engine
+            .code
+            .get(engine, &limits, &spec.source, spec.class_name())?;
+        if let Some(used) = idle.take(&code.recycling) {
+            let pristine = code
+                .recycling
+                .pristine
+                .get_or_init(|| Self::pristine(engine, limits.clone(), &code, spec.class_name()));
+            if let Some(pristine) = pristine {
+                // A sandbox that cannot be brought back is dropped; a fresh one takes its place.
+                if let Ok(sandbox) = used.restore(pristine, limits.clone()) {
+                    idle.count_recycled();
+                    return Ok(sandbox);
+                }
+            }
+        }
+        Self::load_code(engine, limits, &code, spec.class_name(), for_solve)
+    }
+
+    /// The class's pristine sandbox, or `None` if its load grew the memory or its pages cannot
+    /// be read (the class is then not recycled).
+    fn pristine(
+        engine: &Engine,
+        limits: Arc<Limits>,
+        code: &Code,
+        class_name: &str,
+    ) -> Option<Pristine> {
+        let sandbox = Self::load_code(engine, limits, code, class_name, false).ok()?;
+        if !sandbox.recyclable() {
+            return None;
+        }
+        let written = sandbox.memory.written_all().ok()?;
+        Some(Pristine {
+            sandbox: std::sync::Mutex::new(sandbox),
+            written,
+        })
+    }
+
+    /// Whether [`crate::recycle::Idle`] may keep this sandbox: made by a load, holding no host
+    /// resources, and with memory and tables of the size a fresh instance has.
+    pub(crate) fn recyclable(&self) -> bool {
+        let state = self.store.data();
+        self.class.is_some()
+            && state.table.is_empty()
+            && !state.limiter.grew
+            && !state.limiter.hit
+            && self.memory.len() > 0
+    }
+
+    /// Whether this sandbox loaded the class `recycling` belongs to.
+    pub(crate) fn is_of(&self, recycling: &Arc<Recycling>) -> bool {
+        self.class
+            .as_ref()
+            .is_some_and(|c| Arc::ptr_eq(c, recycling))
+    }
+
+    /// This (idle, recyclable) sandbox brought back to the state of `pristine`, its class's
+    /// pristine sandbox: its memory and host side, under `limits`.
+    fn restore(mut self, pristine: &Pristine, limits: Arc<Limits>) -> Result<Self, EnvError> {
+        let failed = |what: &str| {
+            EnvError::new(EnvErrorKind::Trap, format!("recycling the sandbox: {what}"))
+        };
+        let host = {
+            let template = pristine
+                .sandbox
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            copy_memory(&template.memory, &pristine.written, &self.memory)
+                .map_err(|e| failed(&e.to_string()))?;
+            template
+                .host
+                .copy()
+                .ok_or_else(|| failed("its generators cannot be copied"))?
+        };
+        let wasi = sealed_ctx(&host).ok_or_else(|| failed("its generators cannot be copied"))?;
+        let state = self.store.data_mut();
+        state.wasi = wasi;
+        state.clock = host.clock.clone();
+        state.limiter = MemoryLimiter {
+            max_bytes: usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX),
+            hit: false,
+            armed: true,
+            grew: false,
+        };
+        self.host = host;
+        self.limits = limits;
+        self.profiles = None;
+        self.for_solve = false;
+        Ok(self)
     }
 
     /// Call the guest's `load` with `code`, pre-faulting `profile` (the class's, once
@@ -258,6 +378,8 @@ impl Sandbox {
             limiter: MemoryLimiter {
                 max_bytes: usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX),
                 hit: false,
+                armed: false,
+                grew: false,
             },
         };
         let mut store = Store::new(&engine.engine, state);
@@ -272,6 +394,7 @@ impl Sandbox {
             .indices
             .load(&mut store, &instance)
             .map_err(|e| classify(&store, &limits, e, "instantiating the guest"))?;
+        store.data_mut().limiter.armed = true;
         Ok(Self {
             store,
             guest,
@@ -280,15 +403,24 @@ impl Sandbox {
             memory: MemorySeen::default(),
             profiles: None,
             for_solve: false,
+            class: None,
             host,
             limits,
         })
     }
 
-    /// Build a fresh env object with `from_env_str(env_str)` after seeding `random`.
+    /// Build a fresh env object with `from_env_str(env_str)` after seeding `random` and the
+    /// WASI generators with `seed`.
     pub fn reset(&mut self, env_str: &str, seed: u64) -> Result<String, EnvError> {
         self.host.stdout.clear();
         self.host.stderr.clear();
+        self.host.reseed(seed);
+        self.store.data_mut().wasi = sealed_ctx(&self.host).ok_or_else(|| {
+            EnvError::new(
+                EnvErrorKind::Trap,
+                "resetting the env: cannot seed its generators",
+            )
+        })?;
         arm(
             &mut self.store,
             self.limits.fuel_per_load,
@@ -437,6 +569,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use super::*;
+    use crate::recycle::Idle;
 
     const SOURCE: &str = r#"
 import json
@@ -570,6 +703,138 @@ class SumEnv:
         );
         assert_eq!(dump(&mut copy), memory, "copy differs from the original");
         assert_eq!(copy.output(), original.output());
+    }
+
+    /// An env whose episodes leave traces in its class and module: a class attribute, a module
+    /// global, a set ordered by `id()`, and it prints or grows its memory on request.
+    const LEAKY: &str = r#"
+import os
+import random
+import time
+
+TRACE = []
+
+
+class LeakyEnv:
+    calls = 0
+
+    @staticmethod
+    def from_env_str(env_str):
+        env = LeakyEnv()
+        env.step_count = 0
+        env.objects = {object() for _ in range(16)}
+        return env
+
+    def step(self, action):
+        self.step_count += 1
+        LeakyEnv.calls += 1
+        TRACE.append(action * 50)
+        if action == "print":
+            print("hello")
+        if action == "grow":
+            self.big = bytearray(64 << 20)
+        ids = sorted(id(o) % 10007 for o in self.objects)
+        return True, repr([LeakyEnv.calls, len(TRACE), ids, random.random(),
+                           os.urandom(4).hex(), time.time()])
+"#;
+
+    /// A recycled sandbox is a fresh one, byte for byte: after an episode that changed its
+    /// class, its module and a good part of its heap, it goes idle, comes back for a new env of
+    /// the class, and then returns what a freshly loaded sandbox returns (the class attribute
+    /// and module global back at their start, the same `id()` order and random draws), with the
+    /// same fuel and identical memory.
+    #[test]
+    fn a_recycled_sandbox_is_a_fresh_one_byte_for_byte() {
+        let limits = Arc::new(Limits::default());
+        let engine = Engine::shared(limits.stack_bytes).unwrap();
+        let spec = EnvSpec::new(Arc::from(LEAKY), "LeakyEnv@{}", None, 5).unwrap();
+        let idle = Idle::default();
+        let mut used =
+            Sandbox::reuse_or_load(&engine, limits.clone(), &spec, false, &idle).unwrap();
+        used.reset("LeakyEnv@{}", 99).unwrap();
+        for action in ["a", "b", "c", "d"] {
+            used.step(&action.repeat(100)).unwrap();
+        }
+        idle.offer(used);
+        assert_eq!(idle.len(), 1, "the used sandbox should be kept");
+
+        let mut recycled =
+            Sandbox::reuse_or_load(&engine, limits.clone(), &spec, false, &idle).unwrap();
+        assert_eq!(idle.len(), 0, "the new env should take the idle sandbox");
+        let mut fresh = Sandbox::for_spec(&engine, limits.clone(), &spec).unwrap();
+        assert_eq!(
+            recycled.reset("LeakyEnv@{}", 5).unwrap(),
+            fresh.reset("LeakyEnv@{}", 5).unwrap()
+        );
+        for action in ["a", "b"] {
+            let expected = fresh.step(action).unwrap();
+            assert!(expected.obs.starts_with("[1, 1, ") || expected.obs.starts_with("[2, 2, "));
+            assert_eq!(recycled.step(action).unwrap(), expected);
+            assert_eq!(recycled.fuel_left(), fresh.fuel_left());
+        }
+        assert!(
+            dump(&mut recycled) == dump(&mut fresh),
+            "the recycled sandbox's memory differs from a fresh one's"
+        );
+        assert_eq!(recycled.output(), fresh.output());
+    }
+
+    /// A reset seeds the WASI generators too: two episodes with one seed in one sandbox draw
+    /// the same `os.urandom` and `SystemRandom` values, and another seed draws others.
+    #[test]
+    fn a_reset_seeds_every_generator() {
+        let source = r#"
+import os
+import random
+
+
+class DrawEnv:
+    @staticmethod
+    def from_env_str(env_str):
+        return DrawEnv()
+
+    def step(self, action):
+        return True, repr([os.urandom(8).hex(), random.SystemRandom().random(), random.random()])
+"#;
+        let limits = Arc::new(Limits::default());
+        let engine = Engine::shared(limits.stack_bytes).unwrap();
+        let spec = EnvSpec::new(Arc::from(source), "DrawEnv@{}", None, 1).unwrap();
+        let mut sandbox = Sandbox::for_spec(&engine, limits.clone(), &spec).unwrap();
+        let mut draws = |seed| {
+            sandbox.reset("DrawEnv@{}", seed).unwrap();
+            [
+                sandbox.step("a").unwrap().obs,
+                sandbox.step("a").unwrap().obs,
+            ]
+        };
+        let first = draws(1);
+        assert_ne!(first[0], first[1]);
+        assert_eq!(draws(1), first);
+        assert_ne!(draws(2), first);
+    }
+
+    /// A sandbox that holds a host resource (an open output stream, after a `print`) or whose
+    /// memory grew is not the shape of a fresh one: it is not kept for recycling.
+    #[test]
+    fn sandboxes_that_printed_or_grew_are_not_recycled() {
+        let limits = Arc::new(Limits::default());
+        let engine = Engine::shared(limits.stack_bytes).unwrap();
+        let spec = EnvSpec::new(Arc::from(LEAKY), "LeakyEnv@{}", None, 5).unwrap();
+        let idle = Idle::default();
+        for action in ["print", "grow"] {
+            let mut sandbox =
+                Sandbox::reuse_or_load(&engine, limits.clone(), &spec, false, &idle).unwrap();
+            sandbox.reset("LeakyEnv@{}", 5).unwrap();
+            sandbox.step("a").unwrap();
+            assert!(
+                sandbox.recyclable(),
+                "a plain step keeps the sandbox recyclable"
+            );
+            sandbox.step(action).unwrap();
+            assert!(!sandbox.recyclable(), "{action}");
+            idle.offer(sandbox);
+            assert_eq!(idle.len(), 0, "{action}");
+        }
     }
 
     /// The first env of a class records the pages it wrote while loading and resetting; a later

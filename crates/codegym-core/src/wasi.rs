@@ -228,6 +228,15 @@ impl HostSide {
         }
     }
 
+    /// Restart both generators from `seed` (a reset does, so that an episode's randomness
+    /// depends on its seed alone, not on what ran in the sandbox before it).
+    pub fn reseed(&mut self, seed: u64) {
+        let fresh = HostSide::new(0, seed);
+        self.secure = fresh.secure;
+        self.insecure = fresh.insecure;
+        self.seed = seed;
+    }
+
     /// An independent copy: same clock time, captured output and generator logs. `None` once
     /// a generator's log is full (see [`SeededRng`]).
     pub fn copy(&self) -> Option<HostSide> {

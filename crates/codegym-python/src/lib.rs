@@ -514,6 +514,12 @@ impl EnvPool {
         self.with(py, |p| Ok(p.in_flight()))
     }
 
+    /// Envs made so far from a recycled sandbox rather than a fresh one.
+    #[getter]
+    fn recycled(&self, py: Python<'_>) -> PyResult<usize> {
+        self.with(py, |p| Ok(p.recycled()))
+    }
+
     /// Reset envs (all by default); an env whose sandbox failed is rebuilt from its spec.
     #[pyo3(signature = (env_ids=None))]
     fn reset(&self, py: Python<'_>, env_ids: Option<&Bound<'_, PyAny>>) -> PyResult<BatchResult> {

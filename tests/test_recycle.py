@@ -1,0 +1,99 @@
+"""Sandbox recycling: a pool gives the sandbox of an env whose ``solve()`` finished to the next
+env of the same class, brought back to the state of a freshly loaded one. Nothing an env can
+observe may differ from a fresh sandbox, and nothing may leak from one env to the next."""
+
+from __future__ import annotations
+
+import itertools
+
+import codegym
+
+LEAKY = """
+import os
+import random
+import time
+
+SEEN = []
+
+
+class LeakyEnv:
+    calls = 0
+
+    @staticmethod
+    def from_env_str(env_str):
+        env = LeakyEnv()
+        env.step_count, env.reward, env.finished = 0, 0.0, False
+        env.objects = {object() for _ in range(8)}
+        LeakyEnv.calls += 1
+        return env
+
+    def step(self, action):
+        self.step_count += 1
+        SEEN.append(action)
+        ids = sorted(id(o) % 9973 for o in self.objects)
+        return True, repr([LeakyEnv.calls, len(SEEN), ids, random.random(), os.urandom(4).hex(),
+                           time.time()])
+
+    def solve(self):
+        return self.step("solve")[1]
+"""
+
+
+def _spec(seed: int) -> codegym.EnvSpec:
+    return codegym.EnvSpec(LEAKY, "LeakyEnv@{}", seed=seed)
+
+
+def test_envs_after_a_solve_are_the_envs_of_fresh_sandboxes() -> None:
+    specs = [_spec(seed) for seed in (0, 1, 2, 0)]
+    with codegym.EnvPool(specs, num_threads=1) as pool:
+        solved = pool.solve()
+        solved.raise_for_error()
+        # Every env's sandbox went idle after its solve(); these resets take them back.
+        pool.reset().raise_for_error()
+        # One thread: envs 1-3 solved in the sandbox env 0 gave back, and env 0's reset took
+        # the one env 3 gave back (the other three resets made fresh sandboxes).
+        assert pool.recycled == 4
+        recycled = [pool.step(["a"] * 4).obs for _ in range(2)]
+    fresh, fresh_answers = [], []
+    for spec in specs:
+        with codegym.EnvPool([spec]) as pool:
+            fresh_answers.append(pool.solve().answer[0])
+        with codegym.EnvPool([spec]) as pool:
+            pool.reset().raise_for_error()
+            fresh.append([pool.step(["a"]).obs[0] for _ in range(2)])
+    assert solved.answer == fresh_answers
+    assert recycled == [list(steps) for steps in zip(*fresh, strict=True)]
+    # The class attribute and module global start over: no episode sees another's.
+    assert all(obs.startswith("[1, 1, ") for obs in recycled[0])
+    # Seeds still matter, and equal seeds agree.
+    assert recycled[0][0] == recycled[0][3] != recycled[0][1]
+
+
+def test_verification_results_do_not_depend_on_recycling() -> None:
+    tasks = codegym.builtin.tasks()
+    by_class = itertools.groupby(tasks, key=lambda t: t.env_name)
+    picked = [t for _, group in itertools.islice(by_class, 3) for t in itertools.islice(group, 3)]
+    specs = [codegym.EnvSpec(t.source, t.env_str, seed=i) for i, t in enumerate(picked)]
+    with codegym.EnvPool(specs, num_threads=1) as pool:
+        first = pool.solve(record=True)
+        again = pool.solve(record=True)  # every env in a recycled sandbox
+        assert pool.recycled == 6 + 9  # all but each class's first, then all
+    for i, spec in enumerate(specs):
+        with codegym.EnvPool([spec]) as alone:
+            expected = alone.solve(record=True)
+        for result in (first, again):
+            assert result.error[i] is None
+            assert result.answer[i] == expected.answer[0]
+            assert result.actions[i] == expected.actions[0]
+            assert result.steps[i] == expected.steps[0]
+
+
+def test_output_and_fork_after_a_solve() -> None:
+    source = LEAKY.replace('return self.step("solve")[1]', 'print("solved")\n        return "ok"')
+    with codegym.EnvPool([codegym.EnvSpec(source, "LeakyEnv@{}"), _spec(0)]) as pool:
+        pool.solve().raise_for_error()
+        assert pool.output(0) == ("solved\n", "")
+        clones = pool.fork(1, 2)  # its sandbox is gone: the clones replay its calls
+        pool.reset(clones).raise_for_error()
+        out = pool.step(["a", "a"], clones)
+        assert out.error == [None, None] and out.obs[0] == out.obs[1]
