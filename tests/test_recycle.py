@@ -97,3 +97,17 @@ def test_output_and_fork_after_a_solve() -> None:
         pool.reset(clones).raise_for_error()
         out = pool.step(["a", "a"], clones)
         assert out.error == [None, None] and out.obs[0] == out.obs[1]
+
+
+def test_clones_made_by_copy_are_recycled_too() -> None:
+    with codegym.EnvPool([_spec(4)], num_threads=1) as pool:
+        pool.reset().raise_for_error()
+        pool.step(["a"])
+        clones = [int(i) for i in pool.fork(0, 2)]
+        pool.solve(clones).raise_for_error()  # both copies go idle
+        pool.reset([clones[0]]).raise_for_error()
+        assert pool.recycled == 1
+        obs = pool.step(["b"], [clones[0]]).obs
+    with codegym.EnvPool([_spec(4)]) as fresh:
+        fresh.reset().raise_for_error()
+        assert fresh.step(["b"]).obs == obs

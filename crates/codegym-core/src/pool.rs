@@ -17,7 +17,7 @@ use crate::engine::Engine;
 use crate::error::{ConfigError, EngineError, EnvError, EnvErrorKind};
 use crate::limits::Limits;
 use crate::memory::Snapshot;
-use crate::recycle::Idle;
+use crate::recycle::{Idle, Recycling};
 use crate::sandbox::{Sandbox, Snapshotted};
 use crate::spec::EnvSpec;
 use crate::wasi::HostSide;
@@ -159,8 +159,9 @@ impl Slot {
         engine: &Engine,
         limits: &Arc<Limits>,
         (snapshot, host): &(Snapshot, HostSide),
+        class: Option<Arc<Recycling>>,
     ) -> Result<Self, EnvError> {
-        let sandbox = Sandbox::from_snapshot(engine, limits.clone(), snapshot, host)?;
+        let sandbox = Sandbox::from_snapshot(engine, limits.clone(), snapshot, host, class)?;
         Ok(Self::cloned(template, sandbox))
     }
 
@@ -708,7 +709,7 @@ impl EnvPool {
     /// then diverge independently. An env that failed, or was never reset, cannot be forked.
     pub fn fork(&mut self, id: usize, n: usize) -> Result<Vec<usize>, ConfigError> {
         let ids = self.resolve_ids(Some(vec![id]))?;
-        let (template, snapshot) = {
+        let (template, snapshot, class) = {
             let entry = self.shared.entry(ids[0]);
             let mut slot = entry.slot.lock().unwrap_or_else(PoisonError::into_inner);
             match &slot.phase {
@@ -724,6 +725,7 @@ impl EnvPool {
                 }
                 Phase::Running | Phase::Finished => {}
             }
+            let class = slot.sandbox.as_ref().and_then(Sandbox::class);
             // Copy the sandbox when it can be copied; otherwise replay its log.
             let snapshot = match slot.sandbox.as_mut().filter(|_| n > 0) {
                 Some(sandbox) => match sandbox.snapshot() {
@@ -756,7 +758,7 @@ impl EnvPool {
                 phase: slot.phase.clone(),
                 replayable: slot.replayable,
             };
-            (template, snapshot)
+            (template, snapshot, class)
         };
         let shared = &self.shared;
         let clones: Vec<Result<Slot, EnvError>> = self.threads.install(|| {
@@ -765,7 +767,13 @@ impl EnvPool {
                 .map(|_| {
                     catch_unwind(AssertUnwindSafe(|| {
                         let copied = snapshot.as_ref().map(|snapshot| {
-                            Slot::copy(&template, &shared.engine, &shared.limits, snapshot)
+                            Slot::copy(
+                                &template,
+                                &shared.engine,
+                                &shared.limits,
+                                snapshot,
+                                class.clone(),
+                            )
                         });
                         match copied {
                             Some(Ok(slot)) => Ok(slot),

@@ -195,6 +195,11 @@ impl Sandbox {
             && self.memory.len() > 0
     }
 
+    /// The class this sandbox loaded (or its original loaded, for a copy), for recycling.
+    pub(crate) fn class(&self) -> Option<Arc<Recycling>> {
+        self.class.clone()
+    }
+
     /// Whether this sandbox loaded the class `recycling` belongs to.
     pub(crate) fn is_of(&self, recycling: &Arc<Recycling>) -> bool {
         self.class
@@ -309,11 +314,13 @@ impl Sandbox {
     }
 
     /// A fresh sandbox in the state [`Sandbox::snapshot`] captured (after its `sync`).
+    /// `class`: the original's (see [`Sandbox::class`]), so that the copy can be recycled too.
     pub(crate) fn from_snapshot(
         engine: &Engine,
         limits: Arc<Limits>,
         snapshot: &Snapshot,
         host: &HostSide,
+        class: Option<Arc<Recycling>>,
     ) -> Result<Self, EnvError> {
         let host = host.copy().ok_or_else(|| {
             EnvError::new(
@@ -322,6 +329,7 @@ impl Sandbox {
             )
         })?;
         let mut sandbox = Self::instantiate_with(engine, limits, host)?;
+        sandbox.class = class;
         sandbox.sync(Restore(snapshot))?;
         if !sandbox.store.data().table.is_empty() {
             return Err(EnvError::new(
@@ -686,7 +694,8 @@ class SumEnv:
             panic!("nothing should block a copy");
         };
         replay.sync_only().unwrap();
-        let mut copy = Sandbox::from_snapshot(&engine, limits.clone(), &snapshot, &host).unwrap();
+        let mut copy =
+            Sandbox::from_snapshot(&engine, limits.clone(), &snapshot, &host, None).unwrap();
         for action in ["d", "e"] {
             let expected = original.step(action).unwrap();
             let fuel = original.fuel_left();
