@@ -22,7 +22,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use crate::memory::Profile;
 use crate::sandbox::Sandbox;
@@ -37,12 +37,95 @@ pub(crate) struct Pristine {
     pub written: Profile,
 }
 
+/// Pristine sandboxes kept in the process, one per class; past this, making one drops the
+/// oldest (its class makes it again if it is recycled again).
+const MAX_PRISTINE: usize = if cfg!(test) { 4 } else { 256 };
+
 /// What a class shares with every sandbox of it made by [`Sandbox::for_spec`]'s path.
 #[derive(Default)]
 pub(crate) struct Recycling {
-    /// Made by the first recycle of the class; `None` if the class cannot be recycled (its
-    /// load grew the memory, or its pages could not be read).
-    pub pristine: OnceLock<Option<Pristine>>,
+    pristine: Mutex<Made>,
+}
+
+#[derive(Default)]
+enum Made {
+    #[default]
+    Not,
+    /// The class cannot be recycled: its load grew the memory, or its pages could not be read.
+    Failed,
+    Pristine(Arc<Pristine>),
+}
+
+/// Classes holding a pristine sandbox, oldest first.
+static HOLDERS: Mutex<VecDeque<Weak<Recycling>>> = Mutex::new(VecDeque::new());
+
+impl Recycling {
+    /// The class's pristine sandbox, made by `make` if it has none (`None`: the class cannot be
+    /// recycled). Two threads may both make one; the first kept wins.
+    pub fn pristine(
+        self: &Arc<Self>,
+        make: impl FnOnce() -> Option<Pristine>,
+    ) -> Option<Arc<Pristine>> {
+        match &*self.pristine.lock().unwrap_or_else(PoisonError::into_inner) {
+            Made::Pristine(pristine) => return Some(pristine.clone()),
+            Made::Failed => return None,
+            Made::Not => {}
+        }
+        let made = make().map(Arc::new);
+        let evicted = {
+            let mut state = self.pristine.lock().unwrap_or_else(PoisonError::into_inner);
+            match (&*state, made) {
+                (Made::Pristine(kept), _) => return Some(kept.clone()),
+                (Made::Failed, _) => return None,
+                (Made::Not, None) => {
+                    *state = Made::Failed;
+                    return None;
+                }
+                (Made::Not, Some(made)) => {
+                    *state = Made::Pristine(made.clone());
+                    drop(state);
+                    let mut holders = HOLDERS.lock().unwrap_or_else(PoisonError::into_inner);
+                    holders.retain(|h| h.strong_count() > 0);
+                    holders.push_back(Arc::downgrade(self));
+                    let oldest = (holders.len() > MAX_PRISTINE)
+                        .then(|| holders.pop_front())
+                        .flatten();
+                    drop(holders);
+                    (oldest.and_then(|w| w.upgrade()), made)
+                }
+            }
+        };
+        let (oldest, made) = evicted;
+        if let Some(oldest) = oldest {
+            let dropped = std::mem::take(
+                &mut *oldest
+                    .pristine
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner),
+            );
+            drop(dropped); // unmapping it: not under the lock
+        }
+        Some(made)
+    }
+}
+
+#[cfg(test)]
+impl Recycling {
+    pub fn has_pristine(&self) -> bool {
+        matches!(
+            *self.pristine.lock().unwrap_or_else(PoisonError::into_inner),
+            Made::Pristine(_)
+        )
+    }
+
+    pub fn pristines() -> usize {
+        HOLDERS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|h| h.upgrade().is_some_and(|r| r.has_pristine()))
+            .count()
+    }
 }
 
 /// One pool's idle sandboxes.

@@ -152,11 +152,10 @@ impl Sandbox {
         if let Some(used) = idle.take(&code.recycling) {
             let pristine = code
                 .recycling
-                .pristine
-                .get_or_init(|| Self::pristine(engine, limits.clone(), &code, spec.class_name()));
+                .pristine(|| Self::pristine(engine, limits.clone(), &code, spec.class_name()));
             if let Some(pristine) = pristine {
                 // A sandbox that cannot be brought back is dropped; a fresh one takes its place.
-                if let Ok(sandbox) = used.restore(pristine, limits.clone()) {
+                if let Ok(sandbox) = used.restore(&pristine, limits.clone()) {
                     idle.count_recycled();
                     return Ok(sandbox);
                 }
@@ -786,6 +785,45 @@ class LeakyEnv:
             "the recycled sandbox's memory differs from a fresh one's"
         );
         assert_eq!(recycled.output(), fresh.output());
+    }
+
+    /// The process keeps a bounded number of pristine sandboxes (4 in tests): recycling more
+    /// classes drops the oldest class's, and that class makes a new one when it is recycled
+    /// again, with the same result.
+    #[test]
+    fn pristine_sandboxes_are_bounded_and_remade() {
+        let limits = Arc::new(Limits::default());
+        let engine = Engine::shared(limits.stack_bytes).unwrap();
+        let idle = Idle::default();
+        let specs: Vec<EnvSpec> = (0..6)
+            .map(|i| {
+                let source = LEAKY.replace("LeakyEnv", &format!("Bounded{i}Env"));
+                EnvSpec::new(Arc::from(source), &format!("Bounded{i}Env@{{}}"), None, 1).unwrap()
+            })
+            .collect();
+        let recycle = |spec: &EnvSpec| {
+            let mut used =
+                Sandbox::reuse_or_load(&engine, limits.clone(), spec, false, &idle).unwrap();
+            used.reset(&spec.env_str, 1).unwrap();
+            let expected = used.step("a").unwrap();
+            idle.offer(used);
+            let mut recycled =
+                Sandbox::reuse_or_load(&engine, limits.clone(), spec, false, &idle).unwrap();
+            recycled.reset(&spec.env_str, 1).unwrap();
+            assert_eq!(recycled.step("a").unwrap(), expected);
+            recycled.class().unwrap()
+        };
+        let first = recycle(&specs[0]);
+        assert!(first.has_pristine());
+        for spec in &specs[1..] {
+            recycle(spec);
+        }
+        assert!(
+            !first.has_pristine(),
+            "the oldest pristine sandbox should be dropped"
+        );
+        assert!(Recycling::pristines() <= 4);
+        assert!(recycle(&specs[0]).has_pristine());
     }
 
     /// A reset seeds the WASI generators too: two episodes with one seed in one sandbox draw
