@@ -9,7 +9,7 @@ from typing import Any
 import codegym
 import pytest
 
-from .baselines import InProcessEnvs, ProcessPerEnv, load_class, verify_process_per_task
+from .baselines import CleanProcess, InProcessEnvs, ProcessPerEnv, load_class
 from .conftest import CODEGYM, IN_PROCESS, PROCESS_PER_ENV, PROCESS_PER_TASK, record
 
 
@@ -92,11 +92,17 @@ def test_verify_codegym(benchmark: Any, tasks: list[codegym.builtin.Task]) -> No
 
 def test_verify_process_per_task(benchmark: Any, tasks: list[codegym.builtin.Task]) -> None:
     jobs = [(t.source, t.env_name, t.env_str) for t in tasks]
+    clean = CleanProcess()  # forks from a plain process, not from this one (see CleanProcess)
+    clean.call("import_what_envs_import", jobs)
 
     def run() -> None:
-        assert verify_process_per_task(jobs, timeout_s=30.0, parallel=2) == [1.0] * len(jobs)
+        rewards = clean.call("verify_process_per_task", jobs, 30.0, 2)
+        assert rewards == [1.0] * len(jobs)
 
-    benchmark.pedantic(run, rounds=3, warmup_rounds=1)
+    try:
+        benchmark.pedantic(run, rounds=3, warmup_rounds=1)
+    finally:
+        clean.close()
     record(benchmark, "verify", PROCESS_PER_TASK, len(tasks))
     # The same baseline for `codegym verify` end to end (benches/test_verify.py).
     record(benchmark, "verify cmd", PROCESS_PER_TASK, len(tasks))
