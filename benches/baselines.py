@@ -221,7 +221,7 @@ class CleanProcess:
     def __init__(self) -> None:
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(child,))
+        self.proc = ctx.Process(target=_serve_calls, args=(child,))
         self.proc.start()
         child.close()
 
@@ -237,7 +237,7 @@ class CleanProcess:
         self.proc.join()
 
 
-def _serve(conn: Connection) -> None:
+def _serve_calls(conn: Connection) -> None:
     while (message := conn.recv()) is not None:
         name, args = message
         try:
