@@ -798,7 +798,7 @@ class LeakyEnv:
         let specs: Vec<EnvSpec> = (0..6)
             .map(|i| {
                 let source = LEAKY.replace("LeakyEnv", &format!("Bounded{i}Env"));
-                EnvSpec::new(Arc::from(source), &format!("Bounded{i}Env@{{}}"), None, 1).unwrap()
+                EnvSpec::new(Arc::from(source), format!("Bounded{i}Env@{{}}"), None, 1).unwrap()
             })
             .collect();
         let recycle = |spec: &EnvSpec| {
