@@ -51,6 +51,18 @@ pub struct MemoryLimiter {
     pub grew: bool,
 }
 
+impl MemoryLimiter {
+    /// A limiter for `limits`, not yet `armed`.
+    pub fn new(limits: &crate::limits::Limits) -> Self {
+        Self {
+            max_bytes: usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX),
+            hit: false,
+            armed: false,
+            grew: false,
+        }
+    }
+}
+
 impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,

@@ -72,7 +72,7 @@ impl Recycling {
             Made::Not => {}
         }
         let made = make().map(Arc::new);
-        let evicted = {
+        let (oldest, made) = {
             let mut state = self.pristine.lock().unwrap_or_else(PoisonError::into_inner);
             match (&*state, made) {
                 (Made::Pristine(kept), _) => return Some(kept.clone()),
@@ -95,7 +95,6 @@ impl Recycling {
                 }
             }
         };
-        let (oldest, made) = evicted;
         if let Some(oldest) = oldest {
             let dropped = std::mem::take(
                 &mut *oldest

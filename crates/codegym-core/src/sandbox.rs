@@ -229,10 +229,8 @@ impl Sandbox {
         state.wasi = wasi;
         state.clock = host.clock.clone();
         state.limiter = MemoryLimiter {
-            max_bytes: usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX),
-            hit: false,
             armed: true,
-            grew: false,
+            ..MemoryLimiter::new(&limits)
         };
         self.host = host;
         self.limits = limits;
@@ -382,12 +380,7 @@ impl Sandbox {
             wasi,
             table: ResourceTable::new(),
             clock: host.clock.clone(),
-            limiter: MemoryLimiter {
-                max_bytes: usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX),
-                hit: false,
-                armed: false,
-                grew: false,
-            },
+            limiter: MemoryLimiter::new(&limits),
         };
         let mut store = Store::new(&engine.engine, state);
         store.limiter(|state| &mut state.limiter);
