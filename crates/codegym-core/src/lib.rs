@@ -16,6 +16,7 @@ mod action;
 mod code;
 mod engine;
 mod error;
+mod fault_around;
 mod guest;
 mod limits;
 mod memory;

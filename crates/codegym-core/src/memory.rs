@@ -72,6 +72,19 @@ impl MemorySeen {
         self.len.load(Ordering::Relaxed)
     }
 
+    /// How many pages of this memory are mapped (read or written so far).
+    #[cfg(test)]
+    pub fn mapped_pages(&self) -> usize {
+        let (base, len) = (self.base.load(Ordering::Relaxed), self.len());
+        let mut raw = vec![0u8; len / PAGE * 8];
+        File::open("/proc/self/pagemap")
+            .and_then(|f| f.read_exact_at(&mut raw, (base / PAGE * 8) as u64))
+            .expect("pagemap");
+        raw.chunks_exact(8)
+            .filter(|e| u64::from_le_bytes((*e).try_into().unwrap_or_default()) & PRESENT != 0)
+            .count()
+    }
+
     /// Every page of this memory that the sandbox has written (see [`written_pages`]).
     pub fn written_all(&self) -> std::io::Result<Profile> {
         written_pages(
@@ -188,6 +201,10 @@ pub struct WithMemory<'a, H> {
 impl<H: MemoryHook> WithMemory<'_, H> {
     fn prepare<T>(&self, cx: &mut LowerContext<'_, T>) -> wasmtime::Result<()> {
         let memory = cx.as_slice_mut();
+        if self.seen.base.load(Ordering::Relaxed) != memory.as_ptr() as usize {
+            // The sandbox's first call: nothing has read its image yet.
+            crate::fault_around::disable(memory);
+        }
         self.seen.record(memory);
         self.hook.run(memory)
     }
