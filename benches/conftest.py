@@ -41,6 +41,7 @@ FIGURES = {
         *(Figure(f"step @{n}", "env-steps/s") for n in (1, 64, 256, 1024)),
         *(Figure(f"send/recv @{n}", "env-steps/s") for n in (1, 64, 256, 1024)),
         Figure("creations", "envs/s"),
+        Figure("creations: reused", "envs/s"),
         Figure("verify", "tasks/s"),
         Figure("verify cmd", "tasks/s"),
         Figure("RSS @1024", "MB/env", higher_is_better=False),
@@ -65,6 +66,7 @@ TARGETS = [
     ("verify", PROCESS_PER_TASK, 10.0),
     ("verify cmd", PROCESS_PER_TASK, 10.0),
     ("creations", None, 2000.0),
+    ("creations: reused", None, 2000.0),
     ("fork", None, 1.0),
     ("RSS @4096", None, 4.0),
     ("private @4096", None, 4.0),
@@ -185,6 +187,18 @@ def _cpus() -> int:
     import os
 
     return len(os.sched_getaffinity(0))
+
+
+@pytest.fixture(autouse=True)
+def _no_idle_sandboxes() -> Any:
+    """Every benchmark starts and ends without idle sandboxes (see codegym.release_idle_sandboxes):
+    no figure depends on which benchmarks ran before it, and the baselines that fork worker
+    processes do not copy the page tables of sandboxes an earlier benchmark left idle."""
+    import codegym
+
+    codegym.release_idle_sandboxes()
+    yield
+    codegym.release_idle_sandboxes()
 
 
 @pytest.fixture(scope="session")

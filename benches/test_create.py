@@ -10,7 +10,7 @@ import codegym
 import pytest
 
 from .baselines import CleanProcess, InProcessEnvs, ProcessPerEnv, load_class
-from .conftest import CODEGYM, IN_PROCESS, PROCESS_PER_ENV, PROCESS_PER_TASK, record
+from .conftest import CODEGYM, IN_PROCESS, OBSERVE, PROCESS_PER_ENV, PROCESS_PER_TASK, record
 
 
 def _n(enabled: bool, n: int) -> int:
@@ -18,7 +18,8 @@ def _n(enabled: bool, n: int) -> int:
 
 
 def test_creations_codegym(benchmark: Any, enabled: bool, lis: Any) -> None:
-    """Create a pool and reset every env; closing the previous pool happens untimed."""
+    """Create a pool and reset every env in fresh sandboxes; closing the previous pool and
+    dropping its sandboxes happen untimed."""
     n = _n(enabled, 256)
     specs = [codegym.EnvSpec(lis.source, lis.env_str, seed=i) for i in range(n)]
     with codegym.EnvPool(specs[:1]) as pool:  # the class is loaded: its code is compiled
@@ -28,6 +29,7 @@ def test_creations_codegym(benchmark: Any, enabled: bool, lis: Any) -> None:
     def close_previous() -> None:
         while pools:
             pools.pop().close()
+        codegym.release_idle_sandboxes()
 
     def run() -> None:
         pool = codegym.EnvPool(specs)
@@ -37,6 +39,35 @@ def test_creations_codegym(benchmark: Any, enabled: bool, lis: Any) -> None:
     benchmark.pedantic(run, setup=close_previous, rounds=3, warmup_rounds=1)
     close_previous()
     record(benchmark, "creations", CODEGYM, n)
+
+
+def test_creations_codegym_reused(benchmark: Any, enabled: bool, lis: Any) -> None:
+    """A training loop's pool per step: close the previous pool (mid-episode; its sandboxes go
+    idle), then create a pool and reset every env, both timed; the new envs take the idle
+    sandboxes, brought back to a freshly loaded state."""
+    n = _n(enabled, 256)
+    specs = [codegym.EnvSpec(lis.source, lis.env_str, seed=i) for i in range(n)]
+    act = [OBSERVE] * n
+    codegym.release_idle_sandboxes()
+    pools = [codegym.EnvPool(specs)]
+    pools[0].reset().raise_for_error()
+    recycled: list[int] = []
+
+    def run() -> None:
+        pools.pop().close()
+        pool = codegym.EnvPool(specs)
+        pools.append(pool)
+        pool.reset().raise_for_error()
+        recycled.append(pool.recycled)
+
+    def episode() -> None:  # untimed: the episode each env plays before its pool closes
+        pools[0].step(act).raise_for_error()
+
+    benchmark.pedantic(run, setup=episode, rounds=3, warmup_rounds=1)
+    pools.pop().close()
+    codegym.release_idle_sandboxes()
+    assert recycled == [n] * len(recycled), recycled
+    record(benchmark, "creations: reused", CODEGYM, n)
 
 
 def test_creations_in_process(benchmark: Any, enabled: bool, lis: Any) -> None:

@@ -1,12 +1,30 @@
-"""Sandbox recycling: a pool gives the sandbox of an env whose ``solve()`` finished to the next
-env of the same class, brought back to the state of a freshly loaded one. Nothing an env can
-observe may differ from a fresh sandbox, and nothing may leak from one env to the next."""
+"""Sandbox recycling: the sandbox of an env whose ``solve()`` finished, or of an env of a closed
+pool, goes to the next env of the same class that any pool creates, brought back to the state
+of a freshly loaded one. Nothing an env can observe may differ from a fresh sandbox, and
+nothing may leak from one env to the next."""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 
 import codegym
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _no_idle_sandboxes() -> Iterator[None]:
+    """Each test starts without idle sandboxes, so its recycled counts are exact."""
+    codegym.release_idle_sandboxes()
+    yield
+    codegym.release_idle_sandboxes()
+
+
+def _fresh(specs: list[codegym.EnvSpec]) -> codegym.EnvPool:
+    """A pool whose envs get fresh sandboxes (none idle to take)."""
+    codegym.release_idle_sandboxes()
+    return codegym.EnvPool(specs)
+
 
 LEAKY = """
 import os
@@ -56,11 +74,13 @@ def test_envs_after_a_solve_are_the_envs_of_fresh_sandboxes() -> None:
         recycled = [pool.step(["a"] * 4).obs for _ in range(2)]
     fresh, fresh_answers = [], []
     for spec in specs:
-        with codegym.EnvPool([spec]) as pool:
+        with _fresh([spec]) as pool:
             fresh_answers.append(pool.solve().answer[0])
-        with codegym.EnvPool([spec]) as pool:
+            assert pool.recycled == 0
+        with _fresh([spec]) as pool:
             pool.reset().raise_for_error()
             fresh.append([pool.step(["a"]).obs[0] for _ in range(2)])
+            assert pool.recycled == 0
     assert solved.answer == fresh_answers
     assert recycled == [list(steps) for steps in zip(*fresh, strict=True)]
     # The class attribute and module global start over: no episode sees another's.
@@ -79,8 +99,9 @@ def test_verification_results_do_not_depend_on_recycling() -> None:
         again = pool.solve(record=True)  # every env in a recycled sandbox
         assert pool.recycled == 6 + 9  # all but each class's first, then all
     for i, spec in enumerate(specs):
-        with codegym.EnvPool([spec]) as alone:
+        with _fresh([spec]) as alone:
             expected = alone.solve(record=True)
+            assert alone.recycled == 0
         for result in (first, again):
             assert result.error[i] is None
             assert result.answer[i] == expected.answer[0]
@@ -108,6 +129,26 @@ def test_clones_made_by_copy_are_recycled_too() -> None:
         pool.reset([clones[0]]).raise_for_error()
         assert pool.recycled == 1
         obs = pool.step(["b"], [clones[0]]).obs
-    with codegym.EnvPool([_spec(4)]) as fresh:
+    with _fresh([_spec(4)]) as fresh:
         fresh.reset().raise_for_error()
         assert fresh.step(["b"]).obs == obs
+        assert fresh.recycled == 0
+
+
+def test_a_closed_pools_sandboxes_go_to_the_next_pool() -> None:
+    specs = [_spec(seed) for seed in range(4)]
+    with codegym.EnvPool(specs, num_threads=1) as first:
+        first.reset().raise_for_error()
+        first.step(["x"] * 4).raise_for_error()  # mid-episode when the pool closes
+        dirty = first.step(["y"] * 4).obs
+    with codegym.EnvPool(specs, num_threads=1) as second:
+        second.reset().raise_for_error()
+        assert second.recycled == 4
+        recycled = [second.step(["x"] * 4).obs, second.step(["y"] * 4).obs]
+    assert recycled[1] == dirty  # as if new: the first pool's episodes left nothing behind
+    with _fresh(specs) as fresh:
+        fresh.reset().raise_for_error()
+        assert [fresh.step(["x"] * 4).obs, fresh.step(["y"] * 4).obs] == recycled
+        assert fresh.recycled == 0
+    assert codegym.release_idle_sandboxes() == 4  # the fresh pool's, given back when it closed
+    assert codegym.release_idle_sandboxes() == 0

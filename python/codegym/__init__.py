@@ -25,6 +25,7 @@ from ._core import (
     SolveResult,
     cache_dir,
     parse_actions,
+    release_idle_sandboxes,
 )
 
 try:
@@ -41,6 +42,7 @@ __all__ = [
     "SolveResult",
     "cache_dir",
     "parse_actions",
+    "release_idle_sandboxes",
     "builtin",
     "datasets",
     "episodes",

@@ -16,6 +16,7 @@ __all__ = [
     "SolveResult",
     "cache_dir",
     "parse_actions",
+    "release_idle_sandboxes",
 ]
 
 @final
@@ -139,8 +140,8 @@ class EnvPool:
     def in_flight(self) -> int: ...
     @property
     def recycled(self) -> int:
-        """Envs made so far from a recycled sandbox (one an env of the class gave back after its
-        ``solve()``) rather than a fresh one."""
+        """Envs this pool made from a recycled sandbox (one an env of the class gave back after
+        its ``solve()``, or one of a closed pool's envs) rather than a fresh one."""
     def reset(self, env_ids: Iterable[int] | None = None) -> BatchResult: ...
     def step(self, actions: Sequence[str], env_ids: Iterable[int] | None = None) -> BatchResult: ...
     def solve(self, env_ids: Iterable[int] | None = None, *, record: bool = False) -> SolveResult: ...
@@ -173,3 +174,7 @@ class ParsedActions:
 def cache_dir() -> str: ...
 def parse_actions(texts: Sequence[str], format: str = "auto") -> ParsedActions:
     """Read the one tool call in each model text (formats: auto, codegym, hermes, openai)."""
+
+def release_idle_sandboxes() -> int:
+    """Drop the idle sandboxes that closed pools and finished episodes left for later envs of
+    their classes (their memory is freed); returns how many there were."""

@@ -30,6 +30,6 @@ pub use action::{parse_call, CallFormat, ParseError, ToolCall};
 pub use engine::{cache_dir, Engine};
 pub use error::{ConfigError, EngineError, EnvError, EnvErrorKind};
 pub use limits::{Limits, MIN_MEMORY_BYTES};
-pub use pool::{EnvPool, PoolOptions, SolveOutcome, StepOutcome};
+pub use pool::{release_idle_sandboxes, EnvPool, PoolOptions, SolveOutcome, StepOutcome};
 pub use sandbox::{GuestSolve, GuestStep, Sandbox};
 pub use spec::{class_name_of, EnvSpec};

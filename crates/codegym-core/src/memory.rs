@@ -85,6 +85,16 @@ impl MemorySeen {
             .count()
     }
 
+    /// The written pages as `PAGEMAP_SCAN` finds them and as the pagemap entries show them.
+    #[cfg(test)]
+    pub fn written_both_ways(&self) -> (Option<Profile>, Profile) {
+        let (base, len) = (self.base.load(Ordering::Relaxed), self.len());
+        (
+            scan::written(base, len),
+            read_written(base, len, false).expect("pagemap"),
+        )
+    }
+
     /// Every page of this memory that the sandbox has written (see [`written_pages`]).
     pub fn written_all(&self) -> std::io::Result<Profile> {
         written_pages(
@@ -106,24 +116,26 @@ impl MemorySeen {
 }
 
 /// Make the memory `to` saw hold the bytes the memory `from` saw (the same guest's, the same
-/// size): every page `to` has written, and every page of `from_written` (what `from` wrote),
-/// is copied from `from`; any other page still holds the image's bytes in both. Used to
-/// recycle a sandbox into the state of its class's pristine one (see [`crate::recycle`]).
+/// size): every page of `to_written` (what `to` has written, from [`MemorySeen::written_all`])
+/// and of `from_written` (what `from` wrote) is copied from `from`; any other page still holds
+/// the image's bytes in both. Used to recycle a sandbox into the state of its class's pristine
+/// one (see [`crate::recycle`]).
 ///
-/// Contract (crate-internal): neither sandbox is running a call, and neither memory has grown
-/// since it was seen, so both are mapped at `base` for `len` bytes and nothing else writes them.
+/// Contract (crate-internal): neither sandbox is running a call or has run one since its
+/// written pages were read, and neither memory has grown since it was seen, so both are mapped
+/// at `base` for `len` bytes and nothing else writes them.
 pub(crate) fn copy_memory(
     from: &MemorySeen,
     from_written: &[Range<usize>],
     to: &MemorySeen,
+    to_written: &[Range<usize>],
 ) -> std::io::Result<()> {
     let (from_base, len) = (from.base.load(Ordering::Relaxed), from.len());
     let to_base = to.base.load(Ordering::Relaxed);
     if from_base == 0 || to_base == 0 || len != to.len() {
         return Err(std::io::Error::other("the two memories differ in size"));
     }
-    let written = written_pages(to_base, len, false)?;
-    for range in written.iter().chain(from_written) {
+    for range in union(to_written, from_written) {
         if range.end > len {
             return Err(std::io::Error::other("a written page lies past the memory"));
         }
@@ -140,16 +152,41 @@ pub(crate) fn copy_memory(
     Ok(())
 }
 
+/// The byte ranges in `a` or `b` (each sorted and disjoint), sorted and disjoint: a page in both
+/// is copied once.
+fn union(a: &[Range<usize>], b: &[Range<usize>]) -> Vec<Range<usize>> {
+    let mut all: Vec<Range<usize>> = a.iter().chain(b).cloned().collect();
+    all.sort_unstable_by_key(|r| r.start);
+    let mut merged: Vec<Range<usize>> = Vec::with_capacity(all.len());
+    for range in all {
+        match merged.last_mut() {
+            Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
+            _ => merged.push(range),
+        }
+    }
+    merged
+}
+
 /// The pages of `len` bytes of memory at `base` that this process has written: anonymous
 /// (private copies, not the image's file pages), present or swapped out. With `exclusive`,
 /// only pages mapped once, which leaves out the shared zero page (never written) but also
 /// pages written before a `fork()` of this process and still shared with the child: right for
 /// a pre-fault profile, wrong for a snapshot.
 fn written_pages(base: usize, len: usize, exclusive: bool) -> std::io::Result<Profile> {
-    let mut profile = Profile::new();
     if base == 0 || len == 0 || !base.is_multiple_of(PAGE) {
-        return Ok(profile);
+        return Ok(Profile::new());
     }
+    if !exclusive {
+        if let Some(scanned) = scan::written(base, len) {
+            return Ok(scanned);
+        }
+    }
+    read_written(base, len, exclusive)
+}
+
+/// [`written_pages`] from one `/proc/self/pagemap` entry per page.
+fn read_written(base: usize, len: usize, exclusive: bool) -> std::io::Result<Profile> {
+    let mut profile = Profile::new();
     let mut raw = vec![0u8; len / PAGE * 8];
     File::open("/proc/self/pagemap")?.read_exact_at(&mut raw, (base / PAGE * 8) as u64)?;
     for (i, entry) in raw.chunks_exact(8).enumerate() {
@@ -333,5 +370,128 @@ impl MemoryHook for Dump<'_> {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = memory.to_vec();
         Ok(())
+    }
+}
+
+/// The kernel's `PAGEMAP_SCAN` ioctl (Linux ≥ 6.7): the written pages of a range as a list of
+/// regions, found by the kernel's page-table walk, instead of one 8-byte pagemap entry per page
+/// read and tested here (≈ 45–60 µs per recycled sandbox, ≈ 6 % of a verification task).
+mod scan {
+    use std::fs::File;
+    use std::ops::Range;
+    use std::os::fd::AsRawFd;
+    use std::sync::Mutex;
+
+    use super::{Profile, PAGE};
+
+    // From <linux/fs.h> (the libc crate does not carry them).
+    const PAGE_IS_FILE: u64 = 1 << 2;
+    const PAGE_IS_PRESENT: u64 = 1 << 3;
+    const PAGE_IS_SWAPPED: u64 = 1 << 4;
+    /// `_IOWR('f', 16, struct pm_scan_arg)`.
+    const PAGEMAP_SCAN: u64 =
+        (3 << 30) | ((std::mem::size_of::<PmScanArg>() as u64) << 16) | ((b'f' as u64) << 8) | 16;
+
+    #[repr(C)]
+    struct PmScanArg {
+        size: u64,
+        flags: u64,
+        start: u64,
+        end: u64,
+        walk_end: u64,
+        vec: u64,
+        vec_len: u64,
+        max_pages: u64,
+        category_inverted: u64,
+        category_mask: u64,
+        category_anyof_mask: u64,
+        return_mask: u64,
+    }
+
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct PageRegion {
+        start: u64,
+        end: u64,
+        categories: u64,
+    }
+
+    /// This process's `/proc/self/pagemap`, opened once per process (a child made by `fork()`
+    /// opens its own: the inherited file describes its parent).
+    fn pagemap() -> Option<std::sync::Arc<File>> {
+        type Opened = Option<(u32, Option<std::sync::Arc<File>>)>;
+        static FILE: Mutex<Opened> = Mutex::new(None);
+        let pid = std::process::id();
+        let mut file = FILE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &*file {
+            Some((owner, found)) if *owner == pid => found.clone(),
+            _ => {
+                let found = File::open("/proc/self/pagemap")
+                    .ok()
+                    .map(std::sync::Arc::new);
+                *file = Some((pid, found.clone()));
+                found
+            }
+        }
+    }
+
+    /// Pages of `len` bytes at `base` that are anonymous (private copies) and present or
+    /// swapped out, as offsets from `base`; `None` if the kernel has no `PAGEMAP_SCAN`.
+    pub(super) fn written(base: usize, len: usize) -> Option<Profile> {
+        let file = pagemap()?;
+        let mut regions = [PageRegion::default(); 256];
+        let mut profile = Profile::new();
+        let (mut at, end) = (base as u64, (base + len) as u64);
+        while at < end {
+            let mut arg = PmScanArg {
+                size: std::mem::size_of::<PmScanArg>() as u64,
+                flags: 0,
+                start: at,
+                end,
+                walk_end: 0,
+                vec: regions.as_mut_ptr() as u64,
+                vec_len: regions.len() as u64,
+                max_pages: 0,
+                category_inverted: PAGE_IS_FILE,
+                category_mask: PAGE_IS_FILE,
+                category_anyof_mask: PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+                return_mask: PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+            };
+            // SAFETY: PAGEMAP_SCAN reads one `pm_scan_arg` and writes at most `vec_len`
+            // `page_region`s to `vec`, which points at `regions`; it only reads page tables.
+            let found = unsafe { libc::ioctl(file.as_raw_fd(), PAGEMAP_SCAN as _, &mut arg) };
+            let found = usize::try_from(found).ok()?;
+            for region in regions.get(..found)? {
+                let range: Range<usize> =
+                    (region.start as usize - base)..(region.end as usize - base);
+                match profile.last_mut() {
+                    Some(last) if last.end == range.start => last.end = range.end,
+                    _ => profile.push(range),
+                }
+            }
+            if arg.walk_end <= at {
+                return None;
+            }
+            at = arg.walk_end;
+        }
+        debug_assert!(profile
+            .iter()
+            .all(|r| r.start % PAGE == 0 && r.end % PAGE == 0));
+        Some(profile)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::union;
+
+    #[test]
+    fn union_copies_each_page_once() {
+        let a = [0..4096, 8192..16384, 40960..45056];
+        let b = [4096..8192, 12288..20480, 32768..36864];
+        assert_eq!(union(&a, &b), vec![0..20480, 32768..36864, 40960..45056]);
+        assert_eq!(union(&a, &[]), a.to_vec());
     }
 }

@@ -397,7 +397,8 @@ struct Shared {
     auto_reset: bool,
     /// Grows when envs are forked; entries are never removed, so ids stay valid.
     entries: RwLock<Vec<Arc<Entry>>>,
-    /// Sandboxes envs gave back, for the next envs of their classes (see [`crate::recycle`]).
+    /// Sandboxes envs gave back, for the next envs of their classes in this pool or a later
+    /// one (see [`crate::recycle`]).
     idle: Idle,
 }
 
@@ -460,6 +461,12 @@ impl Shared {
     }
 }
 
+/// Drop the sandboxes that closed pools and finished episodes left for later envs of their
+/// classes (see [`crate::recycle`]), freeing their memory; returns how many there were.
+pub fn release_idle_sandboxes() -> usize {
+    Idle::process().release()
+}
+
 /// A batch of sandboxed envs.
 pub struct EnvPool {
     shared: Arc<Shared>,
@@ -467,6 +474,34 @@ pub struct EnvPool {
     tx: Sender<StepOutcome>,
     rx: Receiver<StepOutcome>,
     in_flight: usize,
+}
+
+/// Closing a pool gives its envs' sandboxes to the process's idle sandboxes, for the next envs
+/// of their classes that any pool creates.
+impl Drop for EnvPool {
+    fn drop(&mut self) {
+        let entries = self
+            .shared
+            .entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        for entry in entries {
+            // An env with an action still queued keeps its sandbox: its step runs later.
+            if entry.busy.load(Ordering::Acquire) {
+                continue;
+            }
+            let sandbox = entry
+                .slot
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .sandbox
+                .take();
+            if let Some(sandbox) = sandbox {
+                self.shared.idle.offer(sandbox);
+            }
+        }
+    }
 }
 
 impl EnvPool {
@@ -498,7 +533,7 @@ impl EnvPool {
                 limits: Arc::new(options.limits),
                 auto_reset: options.auto_reset,
                 entries: RwLock::new(entries),
-                idle: Idle::default(),
+                idle: Idle::process(),
             }),
             threads,
             tx,

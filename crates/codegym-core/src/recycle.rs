@@ -15,20 +15,20 @@
 //! memory or tables grew, that holds host resources (after a `print`), or that failed, is never
 //! recycled.
 //!
-//! Idle sandboxes belong to one pool ([`Idle`]) and are dropped with it: a pool takes back the
-//! sandbox of an env whose `solve()` finished and of one whose sandbox is rebuilt, and gives it
-//! to the next env of the same class it creates. Verifying many tasks of a class in one pool
-//! pays for one instance per thread instead of one per task.
+//! Idle sandboxes are the process's ([`Idle::process`]), bounded by the bytes of the pages they
+//! have written: a pool takes back the sandbox of an env whose `solve()` finished, of one whose
+//! sandbox is rebuilt, and of every env when it closes, and the next env of the same class that
+//! any pool creates takes it. Verifying many tasks of a class pays for one instance per thread
+//! instead of one per task, and a training loop that makes a pool per step stops paying for
+//! instances after its first.
 
 use std::collections::VecDeque;
+use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use crate::memory::Profile;
 use crate::sandbox::Sandbox;
-
-/// Idle sandboxes one pool keeps, oldest dropped first.
-const MAX_IDLE: usize = 64;
 
 /// A class's pristine sandbox: the class loaded into a fresh instance, never called again.
 pub(crate) struct Pristine {
@@ -127,38 +127,110 @@ impl Recycling {
     }
 }
 
-/// One pool's idle sandboxes.
+/// An idle sandbox and the pages it has written: what bringing it back copies, and what keeping
+/// it costs.
+pub(crate) struct IdleSandbox {
+    pub sandbox: Sandbox,
+    pub written: Profile,
+}
+
 #[derive(Default)]
+struct Kept {
+    sandboxes: VecDeque<IdleSandbox>,
+    /// Bytes of the pages they have written.
+    bytes: usize,
+}
+
+/// Bytes of written pages the process's idle sandboxes may hold: `$CODEGYM_IDLE_MB`, else
+/// 1 GiB.
+fn process_budget() -> usize {
+    static BUDGET: OnceLock<usize> = OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        std::env::var("CODEGYM_IDLE_MB")
+            .ok()
+            .and_then(|mb| mb.trim().parse::<usize>().ok())
+            .map_or(DEFAULT_IDLE_BYTES, |mb| mb << 20)
+    })
+}
+
+const DEFAULT_IDLE_BYTES: usize = 1 << 30;
+
+/// The process's idle sandboxes, shared by every pool.
+static PROCESS: OnceLock<Arc<Mutex<Kept>>> = OnceLock::new();
+
+/// A pool's access to idle sandboxes, counting the envs it made from them.
 pub(crate) struct Idle {
-    sandboxes: Mutex<VecDeque<Sandbox>>,
+    kept: Arc<Mutex<Kept>>,
+    budget: usize,
     recycled: AtomicUsize,
 }
 
+/// A private set of idle sandboxes (tests use one to see exactly what is kept).
+impl Default for Idle {
+    fn default() -> Self {
+        Self {
+            kept: Arc::default(),
+            budget: DEFAULT_IDLE_BYTES,
+            recycled: AtomicUsize::new(0),
+        }
+    }
+}
+
 impl Idle {
-    /// Keep `sandbox` for a later env of its class, if it can be recycled.
+    /// The process's idle sandboxes: what one pool gives back, any later pool can take.
+    pub fn process() -> Self {
+        Self {
+            kept: PROCESS.get_or_init(Arc::default).clone(),
+            budget: process_budget(),
+            recycled: AtomicUsize::new(0),
+        }
+    }
+
+    /// Keep `sandbox` for a later env of its class, if it can be recycled; the oldest idle
+    /// sandboxes are dropped while the written pages kept are over the budget.
     pub fn offer(&self, sandbox: Sandbox) {
         if !sandbox.recyclable() {
             return;
         }
-        let dropped = {
-            let mut idle = self
-                .sandboxes
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            idle.push_back(sandbox);
-            (idle.len() > MAX_IDLE).then(|| idle.pop_front())
+        let Ok(written) = sandbox.written_all() else {
+            return;
         };
+        let bytes = written.iter().map(Range::len).sum::<usize>();
+        if bytes > self.budget {
+            return;
+        }
+        let mut dropped = Vec::new();
+        {
+            let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+            kept.sandboxes.push_back(IdleSandbox { sandbox, written });
+            kept.bytes += bytes;
+            while kept.bytes > self.budget {
+                let Some(oldest) = kept.sandboxes.pop_front() else {
+                    break;
+                };
+                kept.bytes -= oldest.written.iter().map(Range::len).sum::<usize>();
+                dropped.push(oldest);
+            }
+        }
         drop(dropped); // unmapping a sandbox takes a while: not under the lock
     }
 
-    /// An idle sandbox of the class `recycling` belongs to.
-    pub fn take(&self, recycling: &Arc<Recycling>) -> Option<Sandbox> {
-        let mut idle = self
+    /// An idle sandbox of the class `recycling` belongs to (the newest).
+    pub fn take(&self, recycling: &Arc<Recycling>) -> Option<IdleSandbox> {
+        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        let at = kept
             .sandboxes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let at = idle.iter().rposition(|s| s.is_of(recycling))?;
-        idle.remove(at)
+            .iter()
+            .rposition(|s| s.sandbox.is_of(recycling))?;
+        let taken = kept.sandboxes.remove(at)?;
+        kept.bytes -= taken.written.iter().map(Range::len).sum::<usize>();
+        Some(taken)
+    }
+
+    /// Drop every idle sandbox; returns how many there were.
+    pub fn release(&self) -> usize {
+        let taken = std::mem::take(&mut *self.kept.lock().unwrap_or_else(PoisonError::into_inner));
+        taken.sandboxes.len()
     }
 
     /// Count one env made from a sandbox [`Idle::take`] gave.
@@ -173,9 +245,10 @@ impl Idle {
 
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.sandboxes
+        self.kept
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .sandboxes
             .len()
     }
 }

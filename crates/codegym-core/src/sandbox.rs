@@ -155,7 +155,10 @@ impl Sandbox {
                 .pristine(|| Self::pristine(engine, limits.clone(), &code, spec.class_name()));
             if let Some(pristine) = pristine {
                 // A sandbox that cannot be brought back is dropped; a fresh one takes its place.
-                if let Ok(sandbox) = used.restore(&pristine, limits.clone()) {
+                if let Ok(sandbox) = used
+                    .sandbox
+                    .restore(&pristine, &used.written, limits.clone())
+                {
                     idle.count_recycled();
                     return Ok(sandbox);
                 }
@@ -194,6 +197,11 @@ impl Sandbox {
             && self.memory.len() > 0
     }
 
+    /// Every page of its memory this sandbox has written (see [`MemorySeen::written_all`]).
+    pub(crate) fn written_all(&self) -> std::io::Result<Profile> {
+        self.memory.written_all()
+    }
+
     /// The class this sandbox loaded (or its original loaded, for a copy), for recycling.
     pub(crate) fn class(&self) -> Option<Arc<Recycling>> {
         self.class.clone()
@@ -208,7 +216,12 @@ impl Sandbox {
 
     /// This (idle, recyclable) sandbox brought back to the state of `pristine`, its class's
     /// pristine sandbox: its memory and host side, under `limits`.
-    fn restore(mut self, pristine: &Pristine, limits: Arc<Limits>) -> Result<Self, EnvError> {
+    fn restore(
+        mut self,
+        pristine: &Pristine,
+        written: &[std::ops::Range<usize>],
+        limits: Arc<Limits>,
+    ) -> Result<Self, EnvError> {
         let failed = |what: &str| {
             EnvError::new(EnvErrorKind::Trap, format!("recycling the sandbox: {what}"))
         };
@@ -217,7 +230,7 @@ impl Sandbox {
                 .sandbox
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            copy_memory(&template.memory, &pristine.written, &self.memory)
+            copy_memory(&template.memory, &pristine.written, &self.memory, written)
                 .map_err(|e| failed(&e.to_string()))?;
             template
                 .host
@@ -882,13 +895,8 @@ class DrawEnv:
     /// it 343.
     #[test]
     fn a_sandbox_maps_only_the_pages_it_touches() {
-        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
-        let mut version = release
-            .split(['.', '-'])
-            .map(|p| p.parse::<u32>().unwrap_or(0));
-        let (major, minor) = (version.next().unwrap_or(0), version.next().unwrap_or(0));
-        if (major, minor) < (6, 7) {
-            eprintln!("Linux {release}: no asynchronous userfaultfd write-protect, not tested");
+        if !linux_at_least(6, 7) {
+            eprintln!("no asynchronous userfaultfd write-protect on this kernel, not tested");
             return;
         }
         assert!(crate::fault_around::available(), "userfaultfd unavailable");
@@ -902,6 +910,34 @@ class DrawEnv:
         }
         let mapped = sandbox.memory.mapped_pages();
         assert!(mapped < 1_000, "{mapped} pages mapped");
+    }
+
+    /// The kernel's `PAGEMAP_SCAN` (Linux ≥ 6.7) finds exactly the written pages that the
+    /// pagemap entries show, for a sandbox mid-episode and for a fork's clone.
+    #[test]
+    fn pagemap_scan_finds_the_pages_pagemap_shows() {
+        let limits = Arc::new(Limits::default());
+        let engine = Engine::shared(limits.stack_bytes).unwrap();
+        let spec = EnvSpec::new(Arc::from(SOURCE), "NoiseEnv@{}", None, 4).unwrap();
+        let mut sandbox = Sandbox::for_spec(&engine, limits.clone(), &spec).unwrap();
+        sandbox.reset("NoiseEnv@{}", 4).unwrap();
+        for action in ["a", "bb", "a"] {
+            sandbox.step(action).unwrap();
+        }
+        let (scanned, read) = sandbox.memory.written_both_ways();
+        assert!(read.len() > 10, "{} written ranges", read.len());
+        match scanned {
+            Some(scanned) => assert_eq!(scanned, read),
+            None => assert!(!linux_at_least(6, 7), "PAGEMAP_SCAN failed"),
+        }
+    }
+
+    fn linux_at_least(major: u32, minor: u32) -> bool {
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+        let mut version = release
+            .split(['.', '-'])
+            .map(|p| p.parse::<u32>().unwrap_or(0));
+        (version.next().unwrap_or(0), version.next().unwrap_or(0)) >= (major, minor)
     }
 
     /// The first env of a class records the pages it wrote while loading and resetting; a later

@@ -514,7 +514,8 @@ impl EnvPool {
         self.with(py, |p| Ok(p.in_flight()))
     }
 
-    /// Envs made so far from a recycled sandbox rather than a fresh one.
+    /// Envs this pool made from a recycled sandbox (an earlier env's, of this pool or a closed one)
+    /// rather than a fresh one.
     #[getter]
     fn recycled(&self, py: Python<'_>) -> PyResult<usize> {
         self.with(py, |p| Ok(p.recycled()))
@@ -708,6 +709,13 @@ fn cache_dir() -> String {
     core::cache_dir().display().to_string()
 }
 
+/// Drop the idle sandboxes that closed pools and finished episodes left for later envs of
+/// their classes (their memory is freed); returns how many there were.
+#[pyfunction]
+fn release_idle_sandboxes(py: Python<'_>) -> usize {
+    py.detach(core::release_idle_sandboxes)
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Limits>()?;
@@ -718,5 +726,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ParsedActions>()?;
     m.add_function(wrap_pyfunction!(cache_dir, m)?)?;
     m.add_function(wrap_pyfunction!(parse_actions, m)?)?;
+    m.add_function(wrap_pyfunction!(release_idle_sandboxes, m)?)?;
     Ok(())
 }
