@@ -6,6 +6,9 @@ nothing may leak from one env to the next."""
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import codegym
@@ -152,3 +155,21 @@ def test_a_closed_pools_sandboxes_go_to_the_next_pool() -> None:
         assert fresh.recycled == 0
     assert codegym.release_idle_sandboxes() == 4  # the fresh pool's, given back when it closed
     assert codegym.release_idle_sandboxes() == 0
+
+
+def test_codegym_idle_mb_bounds_what_closed_pools_leave() -> None:
+    """``$CODEGYM_IDLE_MB`` bounds the pages idle sandboxes keep (0: none are kept)."""
+    script = (
+        "import codegym, json\n"
+        f"spec = codegym.EnvSpec({LEAKY!r}, 'LeakyEnv@{{}}')\n"
+        "with codegym.EnvPool([spec] * 8) as pool:\n"
+        "    pool.reset().raise_for_error()\n"
+        "print(json.dumps(codegym.release_idle_sandboxes()))\n"
+    )
+    kept = {}
+    for mb in ("0", "1024"):
+        env = {**os.environ, "CODEGYM_IDLE_MB": mb}
+        command = [sys.executable, "-c", script]
+        out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+        kept[mb] = int(out.stdout.strip().splitlines()[-1])
+    assert kept == {"0": 0, "1024": 8}

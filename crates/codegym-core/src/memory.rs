@@ -67,6 +67,12 @@ impl MemorySeen {
         self.len.store(memory.len(), Ordering::Relaxed);
     }
 
+    /// Where the memory was at the last lowering (0 before it).
+    #[cfg(test)]
+    pub fn base(&self) -> usize {
+        self.base.load(Ordering::Relaxed)
+    }
+
     /// The memory's size at the last lowering.
     pub fn len(&self) -> usize {
         self.len.load(Ordering::Relaxed)

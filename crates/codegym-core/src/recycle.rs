@@ -243,6 +243,24 @@ impl Idle {
         self.recycled.load(Ordering::Relaxed)
     }
 
+    /// A private set of idle sandboxes holding at most `budget` bytes of written pages.
+    #[cfg(test)]
+    pub fn with_budget(budget: usize) -> Self {
+        Self {
+            budget,
+            ..Self::default()
+        }
+    }
+
+    /// Bytes of the written pages of the idle sandboxes kept.
+    #[cfg(test)]
+    pub fn bytes(&self) -> usize {
+        self.kept
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .bytes
+    }
+
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.kept

@@ -832,6 +832,61 @@ class LeakyEnv:
         assert!(recycle(&specs[0]).has_pristine());
     }
 
+    /// Idle sandboxes are bounded by the bytes of the pages they wrote: past the budget the
+    /// oldest are dropped, a sandbox over the budget alone is not kept, `take` gives the newest
+    /// of the class asked for, and `release` empties the set.
+    #[test]
+    fn idle_sandboxes_are_bounded_by_the_pages_they_wrote() {
+        let limits = Arc::new(Limits::default());
+        let engine = Engine::shared(limits.stack_bytes).unwrap();
+        let spec = EnvSpec::new(Arc::from(LEAKY), "LeakyEnv@{}", None, 2).unwrap();
+        let make = |idle: &Idle| {
+            let mut sandbox =
+                Sandbox::reuse_or_load(&engine, limits.clone(), &spec, false, idle).unwrap();
+            sandbox.reset("LeakyEnv@{}", 2).unwrap();
+            sandbox.step("a").unwrap();
+            sandbox
+        };
+        // The class's first sandbox records its pre-fault profile; later ones all write the same.
+        drop(make(&Idle::default()));
+        let measure = Idle::default();
+        measure.offer(make(&measure));
+        let one = measure.bytes();
+        assert!(one >= 64 << 10, "{one} bytes written");
+        assert_eq!(measure.release(), 1);
+        assert_eq!((measure.len(), measure.bytes()), (0, 0));
+
+        // Room for two and a half: the third offer drops the oldest.
+        let idle = Idle::with_budget(one * 5 / 2);
+        let sandboxes: Vec<Sandbox> = (0..3).map(|_| make(&Idle::default())).collect();
+        let bases: Vec<usize> = sandboxes.iter().map(|s| s.memory.base()).collect();
+        for sandbox in sandboxes {
+            idle.offer(sandbox);
+            assert!(idle.bytes() <= one * 5 / 2, "{} bytes kept", idle.bytes());
+        }
+        assert_eq!(idle.len(), 2);
+        let class = engine
+            .code
+            .get(&engine, &limits, &spec.source, spec.class_name())
+            .unwrap()
+            .recycling
+            .clone();
+        let newest = idle.take(&class).unwrap();
+        assert_eq!(newest.sandbox.memory.base(), bases[2]);
+        let next = idle.take(&class).unwrap();
+        assert_eq!(
+            next.sandbox.memory.base(),
+            bases[1],
+            "the oldest was dropped"
+        );
+        assert!(idle.take(&class).is_none());
+        assert_eq!(idle.bytes(), 0);
+
+        let tiny = Idle::with_budget(one / 2);
+        tiny.offer(make(&Idle::default()));
+        assert_eq!(tiny.len(), 0, "a sandbox over the whole budget is not kept");
+    }
+
     /// A reset seeds the WASI generators too: two episodes with one seed in one sandbox draw
     /// the same `os.urandom` and `SystemRandom` values, and another seed draws others.
     #[test]
