@@ -20,6 +20,7 @@ mod fault_around;
 mod guest;
 mod limits;
 mod memory;
+mod pagemap;
 mod pool;
 mod recycle;
 mod sandbox;

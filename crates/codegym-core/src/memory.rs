@@ -32,10 +32,8 @@
 //! then runs on the same memory in both, so they end in the same state.
 #![allow(unsafe_code)]
 
-use std::fs::File;
 use std::mem::MaybeUninit;
 use std::ops::Range;
-use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -44,15 +42,8 @@ use wasmtime::component::__internal::{
 };
 use wasmtime::component::{ComponentType, Lower};
 
-const PAGE: usize = 4096;
-/// Bits of a `/proc/self/pagemap` entry.
-const PRESENT: u64 = 1 << 63;
-const FILE_OR_SHARED: u64 = 1 << 61;
-const SWAPPED: u64 = 1 << 62;
-const EXCLUSIVE: u64 = 1 << 56;
-
-/// Byte ranges of linear memory (page-aligned offsets) to pre-fault for writing.
-pub type Profile = Vec<Range<usize>>;
+use crate::pagemap;
+pub use crate::pagemap::Profile;
 
 /// Where a sandbox's linear memory was, as seen by the last lowering (0 until then).
 #[derive(Default)]
@@ -81,29 +72,18 @@ impl MemorySeen {
     /// How many pages of this memory are mapped (read or written so far).
     #[cfg(test)]
     pub fn mapped_pages(&self) -> usize {
-        let (base, len) = (self.base.load(Ordering::Relaxed), self.len());
-        let mut raw = vec![0u8; len / PAGE * 8];
-        File::open("/proc/self/pagemap")
-            .and_then(|f| f.read_exact_at(&mut raw, (base / PAGE * 8) as u64))
-            .expect("pagemap");
-        raw.chunks_exact(8)
-            .filter(|e| u64::from_le_bytes((*e).try_into().unwrap_or_default()) & PRESENT != 0)
-            .count()
+        pagemap::mapped_pages(self.base.load(Ordering::Relaxed), self.len())
     }
 
     /// The written pages as `PAGEMAP_SCAN` finds them and as the pagemap entries show them.
     #[cfg(test)]
     pub fn written_both_ways(&self) -> (Option<Profile>, Profile) {
-        let (base, len) = (self.base.load(Ordering::Relaxed), self.len());
-        (
-            scan::written(base, len),
-            read_written(base, len, false).expect("pagemap"),
-        )
+        pagemap::written_both_ways(self.base.load(Ordering::Relaxed), self.len())
     }
 
     /// Every page of this memory that the sandbox has written (see [`written_pages`]).
     pub fn written_all(&self) -> std::io::Result<Profile> {
-        written_pages(
+        pagemap::written_pages(
             self.base.load(Ordering::Relaxed),
             self.len.load(Ordering::Relaxed),
             false,
@@ -113,7 +93,7 @@ impl MemorySeen {
     /// The pages of this memory that the sandbox has written and no other process shares
     /// (see [`written_pages`]), as of its size at the last lowering.
     pub fn written(&self) -> std::io::Result<Profile> {
-        written_pages(
+        pagemap::written_pages(
             self.base.load(Ordering::Relaxed),
             self.len.load(Ordering::Relaxed),
             true,
@@ -171,42 +151,6 @@ fn union(a: &[Range<usize>], b: &[Range<usize>]) -> Vec<Range<usize>> {
         }
     }
     merged
-}
-
-/// The pages of `len` bytes of memory at `base` that this process has written: anonymous
-/// (private copies, not the image's file pages), present or swapped out. With `exclusive`,
-/// only pages mapped once, which leaves out the shared zero page (never written) but also
-/// pages written before a `fork()` of this process and still shared with the child: right for
-/// a pre-fault profile, wrong for a snapshot.
-fn written_pages(base: usize, len: usize, exclusive: bool) -> std::io::Result<Profile> {
-    if base == 0 || len == 0 || !base.is_multiple_of(PAGE) {
-        return Ok(Profile::new());
-    }
-    if !exclusive {
-        if let Some(scanned) = scan::written(base, len) {
-            return Ok(scanned);
-        }
-    }
-    read_written(base, len, exclusive)
-}
-
-/// [`written_pages`] from one `/proc/self/pagemap` entry per page.
-fn read_written(base: usize, len: usize, exclusive: bool) -> std::io::Result<Profile> {
-    let mut profile = Profile::new();
-    let mut raw = vec![0u8; len / PAGE * 8];
-    File::open("/proc/self/pagemap")?.read_exact_at(&mut raw, (base / PAGE * 8) as u64)?;
-    for (i, entry) in raw.chunks_exact(8).enumerate() {
-        let bits = u64::from_le_bytes(entry.try_into().unwrap_or_default());
-        let private = bits & PRESENT != 0 && bits & FILE_OR_SHARED == 0;
-        if (private && (!exclusive || bits & EXCLUSIVE != 0)) || bits & SWAPPED != 0 {
-            let start = i * PAGE;
-            match profile.last_mut() {
-                Some(last) if last.end == start => last.end += PAGE,
-                _ => profile.push(start..start + PAGE),
-            }
-        }
-    }
-    Ok(profile)
 }
 
 /// Make `range` of `memory` resident and private to this mapping without changing a byte.
@@ -319,7 +263,8 @@ pub struct Capture<'a>(pub &'a Mutex<Option<Snapshot>>);
 
 impl MemoryHook for Capture<'_> {
     fn run(&self, memory: &mut [u8]) -> wasmtime::Result<()> {
-        let Ok(ranges) = written_pages(memory.as_ptr() as usize, memory.len(), false) else {
+        let Ok(ranges) = pagemap::written_pages(memory.as_ptr() as usize, memory.len(), false)
+        else {
             return Ok(());
         };
         let mut bytes = Vec::with_capacity(ranges.iter().map(Range::len).sum());
@@ -376,116 +321,6 @@ impl MemoryHook for Dump<'_> {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = memory.to_vec();
         Ok(())
-    }
-}
-
-/// The kernel's `PAGEMAP_SCAN` ioctl (Linux ≥ 6.7): the written pages of a range as a list of
-/// regions, found by the kernel's page-table walk, instead of one 8-byte pagemap entry per page
-/// read and tested here (≈ 45–60 µs per recycled sandbox, ≈ 6 % of a verification task).
-mod scan {
-    use std::fs::File;
-    use std::ops::Range;
-    use std::os::fd::AsRawFd;
-    use std::sync::Mutex;
-
-    use super::{Profile, PAGE};
-
-    // From <linux/fs.h> (the libc crate does not carry them).
-    const PAGE_IS_FILE: u64 = 1 << 2;
-    const PAGE_IS_PRESENT: u64 = 1 << 3;
-    const PAGE_IS_SWAPPED: u64 = 1 << 4;
-    /// `_IOWR('f', 16, struct pm_scan_arg)`.
-    const PAGEMAP_SCAN: u64 =
-        (3 << 30) | ((std::mem::size_of::<PmScanArg>() as u64) << 16) | ((b'f' as u64) << 8) | 16;
-
-    #[repr(C)]
-    struct PmScanArg {
-        size: u64,
-        flags: u64,
-        start: u64,
-        end: u64,
-        walk_end: u64,
-        vec: u64,
-        vec_len: u64,
-        max_pages: u64,
-        category_inverted: u64,
-        category_mask: u64,
-        category_anyof_mask: u64,
-        return_mask: u64,
-    }
-
-    #[repr(C)]
-    #[derive(Clone, Copy, Default)]
-    struct PageRegion {
-        start: u64,
-        end: u64,
-        categories: u64,
-    }
-
-    /// This process's `/proc/self/pagemap`, opened once per process (a child made by `fork()`
-    /// opens its own: the inherited file describes its parent).
-    fn pagemap() -> Option<std::sync::Arc<File>> {
-        type Opened = Option<(u32, Option<std::sync::Arc<File>>)>;
-        static FILE: Mutex<Opened> = Mutex::new(None);
-        let pid = std::process::id();
-        let mut file = FILE
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match &*file {
-            Some((owner, found)) if *owner == pid => found.clone(),
-            _ => {
-                let found = File::open("/proc/self/pagemap")
-                    .ok()
-                    .map(std::sync::Arc::new);
-                *file = Some((pid, found.clone()));
-                found
-            }
-        }
-    }
-
-    /// Pages of `len` bytes at `base` that are anonymous (private copies) and present or
-    /// swapped out, as offsets from `base`; `None` if the kernel has no `PAGEMAP_SCAN`.
-    pub(super) fn written(base: usize, len: usize) -> Option<Profile> {
-        let file = pagemap()?;
-        let mut regions = [PageRegion::default(); 256];
-        let mut profile = Profile::new();
-        let (mut at, end) = (base as u64, (base + len) as u64);
-        while at < end {
-            let mut arg = PmScanArg {
-                size: std::mem::size_of::<PmScanArg>() as u64,
-                flags: 0,
-                start: at,
-                end,
-                walk_end: 0,
-                vec: regions.as_mut_ptr() as u64,
-                vec_len: regions.len() as u64,
-                max_pages: 0,
-                category_inverted: PAGE_IS_FILE,
-                category_mask: PAGE_IS_FILE,
-                category_anyof_mask: PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-                return_mask: PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-            };
-            // SAFETY: PAGEMAP_SCAN reads one `pm_scan_arg` and writes at most `vec_len`
-            // `page_region`s to `vec`, which points at `regions`; it only reads page tables.
-            let found = unsafe { libc::ioctl(file.as_raw_fd(), PAGEMAP_SCAN as _, &mut arg) };
-            let found = usize::try_from(found).ok()?;
-            for region in regions.get(..found)? {
-                let range: Range<usize> =
-                    (region.start as usize - base)..(region.end as usize - base);
-                match profile.last_mut() {
-                    Some(last) if last.end == range.start => last.end = range.end,
-                    _ => profile.push(range),
-                }
-            }
-            if arg.walk_end <= at {
-                return None;
-            }
-            at = arg.walk_end;
-        }
-        debug_assert!(profile
-            .iter()
-            .all(|r| r.start % PAGE == 0 && r.end % PAGE == 0));
-        Some(profile)
     }
 }
 

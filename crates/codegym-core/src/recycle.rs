@@ -134,6 +134,13 @@ pub(crate) struct IdleSandbox {
     pub written: Profile,
 }
 
+impl IdleSandbox {
+    /// Bytes of the pages it has written.
+    fn bytes(&self) -> usize {
+        self.written.iter().map(Range::len).sum()
+    }
+}
+
 #[derive(Default)]
 struct Kept {
     sandboxes: VecDeque<IdleSandbox>,
@@ -195,20 +202,21 @@ impl Idle {
         let Ok(written) = sandbox.written_all() else {
             return;
         };
-        let bytes = written.iter().map(Range::len).sum::<usize>();
+        let idle = IdleSandbox { sandbox, written };
+        let bytes = idle.bytes();
         if bytes > self.budget {
             return;
         }
         let mut dropped = Vec::new();
         {
             let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-            kept.sandboxes.push_back(IdleSandbox { sandbox, written });
+            kept.sandboxes.push_back(idle);
             kept.bytes += bytes;
             while kept.bytes > self.budget {
                 let Some(oldest) = kept.sandboxes.pop_front() else {
                     break;
                 };
-                kept.bytes -= oldest.written.iter().map(Range::len).sum::<usize>();
+                kept.bytes -= oldest.bytes();
                 dropped.push(oldest);
             }
         }
@@ -223,7 +231,7 @@ impl Idle {
             .iter()
             .rposition(|s| s.sandbox.is_of(recycling))?;
         let taken = kept.sandboxes.remove(at)?;
-        kept.bytes -= taken.written.iter().map(Range::len).sum::<usize>();
+        kept.bytes -= taken.bytes();
         Some(taken)
     }
 
