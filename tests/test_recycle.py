@@ -173,3 +173,16 @@ def test_codegym_idle_mb_bounds_what_closed_pools_leave() -> None:
         out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
         kept[mb] = int(out.stdout.strip().splitlines()[-1])
     assert kept == {"0": 0, "1024": 8}
+
+
+def test_release_drops_the_idle_and_the_pristine_sandboxes() -> None:
+    with codegym.EnvPool([_spec(0), _spec(1)], num_threads=1) as pool:
+        pool.solve().raise_for_error()  # env 1 takes env 0's sandbox: the class gets a pristine one
+        assert pool.recycled == 1
+    assert codegym.release_idle_sandboxes() == 2  # env 1's sandbox, and the class's pristine one
+    assert codegym.release_idle_sandboxes() == 0
+    with codegym.EnvPool([_spec(0), _spec(1)], num_threads=1) as pool:
+        again = pool.solve()  # the pristine sandbox is made again
+        assert pool.recycled == 1
+    with _fresh([_spec(1)]) as fresh:
+        assert fresh.solve().answer[0] == again.answer[1]

@@ -176,5 +176,6 @@ def parse_actions(texts: Sequence[str], format: str = "auto") -> ParsedActions:
     """Read the one tool call in each model text (formats: auto, codegym, hermes, openai)."""
 
 def release_idle_sandboxes() -> int:
-    """Drop the idle sandboxes that closed pools and finished episodes left for later envs of
-    their classes (their memory is freed); returns how many there were."""
+    """Drop the sandboxes kept for recycling (their memory is freed): those closed pools and
+    finished episodes left for later envs of their classes, and each class's pristine sandbox;
+    returns how many there were."""

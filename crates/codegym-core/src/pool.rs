@@ -461,10 +461,11 @@ impl Shared {
     }
 }
 
-/// Drop the sandboxes that closed pools and finished episodes left for later envs of their
-/// classes (see [`crate::recycle`]), freeing their memory; returns how many there were.
+/// Drop the sandboxes kept for recycling (see [`crate::recycle`]), freeing their memory: those
+/// that closed pools and finished episodes left for later envs of their classes, and each
+/// class's pristine sandbox. Returns how many there were.
 pub fn release_idle_sandboxes() -> usize {
-    Idle::process().release()
+    Idle::process().release() + crate::recycle::release_pristines()
 }
 
 /// A batch of sandboxed envs.

@@ -108,6 +108,29 @@ impl Recycling {
     }
 }
 
+/// Drop every class's pristine sandbox (a class makes a new one if it is recycled again);
+/// returns how many there were.
+pub(crate) fn release_pristines() -> usize {
+    let holders: Vec<Weak<Recycling>> = HOLDERS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .drain(..)
+        .collect();
+    let mut dropped = Vec::new();
+    for recycling in holders.iter().filter_map(Weak::upgrade) {
+        let mut state = recycling
+            .pristine
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Made::Pristine(_) = &*state {
+            dropped.push(std::mem::take(&mut *state));
+        }
+    }
+    let count = dropped.len();
+    drop(dropped); // unmapping them: not under a lock
+    count
+}
+
 #[cfg(test)]
 impl Recycling {
     pub fn has_pristine(&self) -> bool {

@@ -709,8 +709,9 @@ fn cache_dir() -> String {
     core::cache_dir().display().to_string()
 }
 
-/// Drop the idle sandboxes that closed pools and finished episodes left for later envs of
-/// their classes (their memory is freed); returns how many there were.
+/// Drop the sandboxes kept for recycling (their memory is freed): those closed pools and finished
+/// episodes left for later envs of their classes, and each class's pristine sandbox; returns
+/// how many there were.
 #[pyfunction]
 fn release_idle_sandboxes(py: Python<'_>) -> usize {
     py.detach(core::release_idle_sandboxes)
