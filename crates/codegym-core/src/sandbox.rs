@@ -955,36 +955,43 @@ class DrawEnv:
             return;
         }
         assert!(crate::fault_around::available(), "userfaultfd unavailable");
-        let limits = Arc::new(Limits::default());
-        let engine = Engine::shared(limits.stack_bytes).unwrap();
-        let spec = EnvSpec::new(Arc::from(SOURCE), "NoiseEnv@{}", None, 9).unwrap();
-        let mut sandbox = Sandbox::for_spec(&engine, limits.clone(), &spec).unwrap();
-        sandbox.reset("NoiseEnv@{}", 9).unwrap();
-        for action in ["a", "b", "c"] {
-            sandbox.step(action).unwrap();
-        }
+        let sandbox = noise_sandbox(9, &["a", "b", "c"]);
         let mapped = sandbox.memory.mapped_pages();
         assert!(mapped < 1_000, "{mapped} pages mapped");
     }
 
     /// The kernel's `PAGEMAP_SCAN` (Linux ≥ 6.7) finds exactly the written pages that the
-    /// pagemap entries show, for a sandbox mid-episode and for a fork's clone.
+    /// pagemap entries show, for a sandbox mid-episode and for a copy made from its snapshot.
     #[test]
     fn pagemap_scan_finds_the_pages_pagemap_shows() {
+        let mut original = noise_sandbox(4, &["a", "bb", "a"]);
+        let Snapshotted::Synced(Some((snapshot, host))) = original.snapshot().unwrap() else {
+            panic!("nothing should block a copy");
+        };
         let limits = Arc::new(Limits::default());
         let engine = Engine::shared(limits.stack_bytes).unwrap();
-        let spec = EnvSpec::new(Arc::from(SOURCE), "NoiseEnv@{}", None, 4).unwrap();
-        let mut sandbox = Sandbox::for_spec(&engine, limits.clone(), &spec).unwrap();
-        sandbox.reset("NoiseEnv@{}", 4).unwrap();
-        for action in ["a", "bb", "a"] {
+        let copy = Sandbox::from_snapshot(&engine, limits, &snapshot, &host, None).unwrap();
+        for sandbox in [&original, &copy] {
+            let (scanned, read) = sandbox.memory.written_both_ways();
+            assert!(read.len() > 10, "{} written ranges", read.len());
+            match scanned {
+                Some(scanned) => assert_eq!(scanned, read),
+                None => assert!(!linux_at_least(6, 7), "PAGEMAP_SCAN failed"),
+            }
+        }
+    }
+
+    /// A `NoiseEnv` sandbox reset with `seed` that has taken `actions`.
+    fn noise_sandbox(seed: u64, actions: &[&str]) -> Sandbox {
+        let limits = Arc::new(Limits::default());
+        let engine = Engine::shared(limits.stack_bytes).unwrap();
+        let spec = EnvSpec::new(Arc::from(SOURCE), "NoiseEnv@{}", None, seed).unwrap();
+        let mut sandbox = Sandbox::for_spec(&engine, limits, &spec).unwrap();
+        sandbox.reset("NoiseEnv@{}", seed).unwrap();
+        for action in actions {
             sandbox.step(action).unwrap();
         }
-        let (scanned, read) = sandbox.memory.written_both_ways();
-        assert!(read.len() > 10, "{} written ranges", read.len());
-        match scanned {
-            Some(scanned) => assert_eq!(scanned, read),
-            None => assert!(!linux_at_least(6, 7), "PAGEMAP_SCAN failed"),
-        }
+        sandbox
     }
 
     fn linux_at_least(major: u32, minor: u32) -> bool {
