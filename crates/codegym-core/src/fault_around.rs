@@ -17,7 +17,10 @@
 //! registration fails once per process and sandboxes keep the kernel's fault-around.
 #![allow(unsafe_code)]
 
-use std::sync::Mutex;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::Arc;
+
+use crate::per_process::PerProcess;
 
 // From <linux/userfaultfd.h> (the libc crate does not carry them).
 const UFFD_USER_MODE_ONLY: libc::c_int = 1;
@@ -47,41 +50,28 @@ struct UffdioRegister {
     ioctls: u64,
 }
 
-/// This process's userfaultfd, or `None` if it cannot have one.
-///
-/// A userfaultfd acts on the address space of the process that opened it, so a child made by
-/// `fork()` (which inherits the descriptor) opens its own instead of using its parent's.
-fn userfaultfd() -> Option<libc::c_int> {
-    static FD: Mutex<Option<(u32, Option<libc::c_int>)>> = Mutex::new(None);
-    let pid = std::process::id();
-    let mut fd = FD.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    match *fd {
-        Some((owner, found)) if owner == pid => found,
-        _ => {
-            let found = open();
-            *fd = Some((pid, found));
-            found
-        }
-    }
+/// This process's userfaultfd, or `None` if it cannot have one (a forked child opens its own:
+/// see [`PerProcess`]).
+fn userfaultfd() -> Option<Arc<OwnedFd>> {
+    static FD: PerProcess<OwnedFd> = PerProcess::new();
+    FD.get(open)
 }
 
-fn open() -> Option<libc::c_int> {
+fn open() -> Option<OwnedFd> {
     let flags = libc::O_CLOEXEC | libc::O_NONBLOCK | UFFD_USER_MODE_ONLY;
     // SAFETY: the userfaultfd syscall takes one flags argument and returns a new descriptor.
     let fd = unsafe { libc::syscall(libc::SYS_userfaultfd, flags) };
     let fd = libc::c_int::try_from(fd).ok().filter(|fd| *fd >= 0)?;
+    // SAFETY: `fd` was just opened and nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     let mut api = UffdioApi {
         api: UFFD_API,
         features: UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
         ioctls: 0,
     };
     // SAFETY: UFFDIO_API reads and writes one `uffdio_api`, which `api` is.
-    if unsafe { libc::ioctl(fd, UFFDIO_API as _, &mut api) } != 0 {
-        // SAFETY: `fd` is ours and not used after this.
-        unsafe { libc::close(fd) };
-        return None;
-    }
-    Some(fd)
+    let ok = unsafe { libc::ioctl(fd.as_raw_fd(), UFFDIO_API as _, &mut api) } == 0;
+    ok.then_some(fd) // on failure, dropping `fd` closes it
 }
 
 /// Turn fault-around off for `memory` (a sandbox's linear memory, page-aligned). Returns
@@ -98,7 +88,7 @@ pub fn disable(memory: &[u8]) -> bool {
     };
     // SAFETY: UFFDIO_REGISTER reads and writes one `uffdio_register`, which `register` is; it
     // changes how the kernel resolves faults in the range, not its contents or protection.
-    unsafe { libc::ioctl(fd, UFFDIO_REGISTER as _, &mut register) == 0 }
+    unsafe { libc::ioctl(fd.as_raw_fd(), UFFDIO_REGISTER as _, &mut register) == 0 }
 }
 
 /// Whether this process can turn fault-around off.

@@ -21,6 +21,7 @@ mod guest;
 mod limits;
 mod memory;
 mod pagemap;
+mod per_process;
 mod pool;
 mod recycle;
 mod sandbox;

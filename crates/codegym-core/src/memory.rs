@@ -81,7 +81,7 @@ impl MemorySeen {
         pagemap::written_both_ways(self.base.load(Ordering::Relaxed), self.len())
     }
 
-    /// Every page of this memory that the sandbox has written (see [`written_pages`]).
+    /// Every page of this memory that the sandbox has written (see [`pagemap::written_pages`]).
     pub fn written_all(&self) -> std::io::Result<Profile> {
         pagemap::written_pages(
             self.base.load(Ordering::Relaxed),
@@ -91,7 +91,7 @@ impl MemorySeen {
     }
 
     /// The pages of this memory that the sandbox has written and no other process shares
-    /// (see [`written_pages`]), as of its size at the last lowering.
+    /// (see [`pagemap::written_pages`]), as of its size at the last lowering.
     pub fn written(&self) -> std::io::Result<Profile> {
         pagemap::written_pages(
             self.base.load(Ordering::Relaxed),

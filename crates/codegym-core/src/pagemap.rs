@@ -36,10 +36,7 @@ pub(crate) fn written_pages(base: usize, len: usize, exclusive: bool) -> std::io
 /// [`written_pages`] from one `/proc/self/pagemap` entry per page.
 fn read_written(base: usize, len: usize, exclusive: bool) -> std::io::Result<Profile> {
     let mut profile = Profile::new();
-    let mut raw = vec![0u8; len / PAGE * 8];
-    File::open("/proc/self/pagemap")?.read_exact_at(&mut raw, (base / PAGE * 8) as u64)?;
-    for (i, entry) in raw.chunks_exact(8).enumerate() {
-        let bits = u64::from_le_bytes(entry.try_into().unwrap_or_default());
+    for (i, bits) in entries(base, len)?.into_iter().enumerate() {
         let private = bits & PRESENT != 0 && bits & FILE_OR_SHARED == 0;
         if (private && (!exclusive || bits & EXCLUSIVE != 0)) || bits & SWAPPED != 0 {
             let start = i * PAGE;
@@ -52,16 +49,21 @@ fn read_written(base: usize, len: usize, exclusive: bool) -> std::io::Result<Pro
     Ok(profile)
 }
 
+/// The `/proc/self/pagemap` entry of each page of `len` bytes at `base`.
+fn entries(base: usize, len: usize) -> std::io::Result<Vec<u64>> {
+    let mut raw = vec![0u8; len / PAGE * 8];
+    File::open("/proc/self/pagemap")?.read_exact_at(&mut raw, (base / PAGE * 8) as u64)?;
+    Ok(raw
+        .chunks_exact(8)
+        .map(|entry| u64::from_le_bytes(entry.try_into().unwrap_or_default()))
+        .collect())
+}
+
 /// How many pages of `len` bytes at `base` are mapped.
 #[cfg(test)]
 pub(crate) fn mapped_pages(base: usize, len: usize) -> usize {
-    let mut raw = vec![0u8; len / PAGE * 8];
-    File::open("/proc/self/pagemap")
-        .and_then(|f| f.read_exact_at(&mut raw, (base / PAGE * 8) as u64))
-        .expect("pagemap");
-    raw.chunks_exact(8)
-        .filter(|e| u64::from_le_bytes((*e).try_into().unwrap_or_default()) & PRESENT != 0)
-        .count()
+    let entries = entries(base, len).expect("pagemap");
+    entries.iter().filter(|bits| *bits & PRESENT != 0).count()
 }
 
 /// The written pages of `len` bytes at `base` as `PAGEMAP_SCAN` finds them (`None` without
@@ -81,9 +83,10 @@ mod scan {
     use std::fs::File;
     use std::ops::Range;
     use std::os::fd::AsRawFd;
-    use std::sync::Mutex;
+    use std::sync::Arc;
 
     use super::{Profile, PAGE};
+    use crate::per_process::PerProcess;
 
     // From <linux/fs.h> (the libc crate does not carry them).
     const PAGE_IS_FILE: u64 = 1 << 2;
@@ -117,25 +120,10 @@ mod scan {
         categories: u64,
     }
 
-    /// This process's `/proc/self/pagemap`, opened once per process (a child made by `fork()`
-    /// opens its own: the inherited file describes its parent).
-    fn pagemap() -> Option<std::sync::Arc<File>> {
-        type Opened = Option<(u32, Option<std::sync::Arc<File>>)>;
-        static FILE: Mutex<Opened> = Mutex::new(None);
-        let pid = std::process::id();
-        let mut file = FILE
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match &*file {
-            Some((owner, found)) if *owner == pid => found.clone(),
-            _ => {
-                let found = File::open("/proc/self/pagemap")
-                    .ok()
-                    .map(std::sync::Arc::new);
-                *file = Some((pid, found.clone()));
-                found
-            }
-        }
+    /// This process's `/proc/self/pagemap` (a forked child opens its own: see [`PerProcess`]).
+    fn pagemap() -> Option<Arc<File>> {
+        static FILE: PerProcess<File> = PerProcess::new();
+        FILE.get(|| File::open("/proc/self/pagemap").ok())
     }
 
     /// Pages of `len` bytes at `base` that are anonymous (private copies) and present or
