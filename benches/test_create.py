@@ -48,8 +48,7 @@ def test_creations_codegym_reused(benchmark: Any, enabled: bool, lis: Any) -> No
     n = _n(enabled, 256)
     specs = [codegym.EnvSpec(lis.source, lis.env_str, seed=i) for i in range(n)]
     act = [OBSERVE] * n
-    codegym.release_idle_sandboxes()
-    pools = [codegym.EnvPool(specs)]
+    pools = [codegym.EnvPool(specs)]  # no idle sandboxes yet (conftest's _no_idle_sandboxes)
     pools[0].reset().raise_for_error()
     recycled: list[int] = []
 
@@ -65,7 +64,6 @@ def test_creations_codegym_reused(benchmark: Any, enabled: bool, lis: Any) -> No
 
     benchmark.pedantic(run, setup=episode, rounds=3, warmup_rounds=1)
     pools.pop().close()
-    codegym.release_idle_sandboxes()
     assert recycled == [n] * len(recycled), recycled
     record(benchmark, "creations: reused", CODEGYM, n)
 

@@ -96,15 +96,22 @@ impl Recycling {
             }
         };
         if let Some(oldest) = oldest {
-            let dropped = std::mem::take(
-                &mut *oldest
-                    .pristine
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner),
-            );
-            drop(dropped); // unmapping it: not under the lock
+            drop(oldest.take_pristine()); // unmapping it: not under the lock
         }
         Some(made)
+    }
+
+    /// The class's pristine sandbox, taken out of it (the class makes a new one if it is
+    /// recycled again), for the caller to drop outside the lock.
+    fn take_pristine(&self) -> Option<Arc<Pristine>> {
+        let mut state = self.pristine.lock().unwrap_or_else(PoisonError::into_inner);
+        match std::mem::take(&mut *state) {
+            Made::Pristine(pristine) => Some(pristine),
+            other => {
+                *state = other;
+                None
+            }
+        }
     }
 }
 
@@ -116,19 +123,12 @@ pub(crate) fn release_pristines() -> usize {
         .unwrap_or_else(PoisonError::into_inner)
         .drain(..)
         .collect();
-    let mut dropped = Vec::new();
-    for recycling in holders.iter().filter_map(Weak::upgrade) {
-        let mut state = recycling
-            .pristine
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Made::Pristine(_) = &*state {
-            dropped.push(std::mem::take(&mut *state));
-        }
-    }
-    let count = dropped.len();
-    drop(dropped); // unmapping them: not under a lock
-    count
+    let dropped: Vec<Arc<Pristine>> = holders
+        .iter()
+        .filter_map(Weak::upgrade)
+        .filter_map(|class| class.take_pristine())
+        .collect();
+    dropped.len() // dropping them (unmapping) happens here, under no lock
 }
 
 #[cfg(test)]
