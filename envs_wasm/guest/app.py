@@ -17,6 +17,7 @@ import types
 
 import heap
 import immortal
+import literal
 import preload  # noqa: F401  (imports the pure-Python stdlib before the snapshot is taken)
 import warmup
 import wit_world
@@ -230,6 +231,9 @@ class _Trace:
         except Exception:
             pass
 
+
+# Env option texts are parsed by json's C scanner where that gives the parser's result.
+literal.install()
 
 # Run every export once so that CPython's first-use writes happen before the snapshot (see
 # warmup.py). Everything alive after that lives in the pre-initialised snapshot and is shared
