@@ -29,7 +29,11 @@
 //! handles to host resources (which a fork only copies when there are none). The guest's `sync`
 //! export does nothing; [`Capture`] on the original's call copies the pages it has written, and
 //! [`Restore`] on a fresh sandbox's call writes them there, before either runs. The same call
-//! then runs on the same memory in both, so they end in the same state.
+//! then runs on the same memory in both, so they end in the same state. [`Template`] does the
+//! same from a class's pristine sandbox (which makes no call of its own): every new or recycled
+//! sandbox of the class ends its creation with a `sync` call that first makes its memory the
+//! pristine one's, and a sandbox that loads the class ends with a `sync` call too, so all of
+//! them start in one state.
 #![allow(unsafe_code)]
 
 use std::mem::MaybeUninit;
@@ -56,6 +60,14 @@ impl MemorySeen {
     fn record(&self, memory: &[u8]) {
         self.base.store(memory.as_ptr() as usize, Ordering::Relaxed);
         self.len.store(memory.len(), Ordering::Relaxed);
+    }
+
+    /// The same record, for a sandbox that makes no more calls (its memory stays where it is).
+    pub(crate) fn copy(&self) -> MemorySeen {
+        MemorySeen {
+            base: AtomicUsize::new(self.base.load(Ordering::Relaxed)),
+            len: AtomicUsize::new(self.len()),
+        }
     }
 
     /// Where the memory was at the last lowering (0 before it).
@@ -101,39 +113,34 @@ impl MemorySeen {
     }
 }
 
-/// Make the memory `to` saw hold the bytes the memory `from` saw (the same guest's, the same
-/// size): every page of `to_written` (what `to` has written, from [`MemorySeen::written_all`])
-/// and of `from_written` (what `from` wrote) is copied from `from`; any other page still holds
-/// the image's bytes in both. Used to recycle a sandbox into the state of its class's pristine
-/// one (see [`crate::recycle`]).
+/// Make `to` (a sandbox's memory, lent to a hook) hold the bytes the memory `from` saw (the same
+/// guest's, the same size): every page of `to_written` (what `to` has written, from
+/// [`MemorySeen::written_all`]; nothing for a fresh instance) and of `from_written` (what `from`
+/// wrote) is copied from `from`; any other page still holds the image's bytes in both.
 ///
-/// Contract (crate-internal): neither sandbox is running a call or has run one since its
-/// written pages were read, and neither memory has grown since it was seen, so both are mapped
-/// at `base` for `len` bytes and nothing else writes them.
-pub(crate) fn copy_memory(
+/// Contract (crate-internal): `from` is not running a call and has not run one since its
+/// written pages were read, and its memory has not grown since it was seen, so it is mapped at
+/// its base for `len` bytes and nothing writes it.
+fn copy_memory(
     from: &MemorySeen,
     from_written: &[Range<usize>],
-    to: &MemorySeen,
+    to: &mut [u8],
     to_written: &[Range<usize>],
 ) -> std::io::Result<()> {
     let (from_base, len) = (from.base.load(Ordering::Relaxed), from.len());
-    let to_base = to.base.load(Ordering::Relaxed);
-    if from_base == 0 || to_base == 0 || len != to.len() {
+    if from_base == 0 || len != to.len() {
         return Err(std::io::Error::other("the two memories differ in size"));
     }
     for range in union(to_written, from_written) {
-        if range.end > len {
+        let Some(to) = to.get_mut(range.clone()) else {
             return Err(std::io::Error::other("a written page lies past the memory"));
-        }
-        // SAFETY: both ranges lie inside live linear memories of `len` bytes (checked above and
-        // by the contract), which are distinct sandboxes' memories, so they do not overlap.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                (from_base + range.start) as *const u8,
-                (to_base + range.start) as *mut u8,
-                range.len(),
-            );
-        }
+        };
+        // SAFETY: `range` lies inside `from`'s live linear memory of `len` bytes (checked above
+        // and by the contract), another sandbox's than `to`, so the two do not overlap.
+        let from = unsafe {
+            std::slice::from_raw_parts((from_base + range.start) as *const u8, range.len())
+        };
+        to.copy_from_slice(from);
     }
     Ok(())
 }
@@ -228,6 +235,23 @@ unsafe impl<H: MemoryHook> Lower for WithMemory<'_, H> {
     ) -> wasmtime::Result<()> {
         self.prepare(cx)?;
         <[u8] as Lower>::linear_lower_to_memory(self.bytes, cx, ty, offset)
+    }
+}
+
+/// Make a sandbox's memory its class's template's (the class's pristine sandbox, see
+/// [`crate::recycle`]) before the call runs: copy the template's bytes over every page either
+/// has written (see [`copy_memory`]).
+pub struct Template<'a> {
+    pub from: &'a MemorySeen,
+    pub from_written: &'a [Range<usize>],
+    /// The pages this sandbox has written (none, for a fresh instance).
+    pub to_written: &'a [Range<usize>],
+}
+
+impl MemoryHook for Template<'_> {
+    fn run(&self, memory: &mut [u8]) -> wasmtime::Result<()> {
+        copy_memory(self.from, self.from_written, memory, self.to_written)
+            .map_err(|e| wasmtime::format_err!("copying the class's template: {e}"))
     }
 }
 

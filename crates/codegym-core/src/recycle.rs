@@ -5,12 +5,15 @@
 //! guest's 5,670-entry function table is filled eagerly) and the kernel mapping the pages of the
 //! guest's image that its first call reads. A sandbox that has finished with one env has all of
 //! that done already. Every env of a class starts from the same state (the class loaded into a
-//! fresh instance; loading uses a fixed seed, and the spec's seed enters at `reset`), so the
-//! first sandbox of a class that is asked to be recycled keeps a *pristine* sandbox of the class
-//! in that state, never called again. An idle sandbox is brought back to that state by copying
-//! the pristine sandbox's bytes over every page the idle one has written (and every page the
-//! pristine one wrote while loading), and by giving it a copy of the pristine sandbox's host
-//! side (clock, generators, output). Its other state is what a fork by copy also relies on
+//! fresh instance, then one `sync` call; loading uses a fixed seed, and the spec's seed enters
+//! at `reset`), so a class keeps a *pristine* sandbox: the class loaded, never called again,
+//! made by the class's second new sandbox or its first recycled one. An idle sandbox is brought
+//! back to the start state by a `sync` call whose argument's lowering first copies the pristine
+//! sandbox's bytes over every page the idle one has written (and every page the pristine one
+//! wrote while loading), after it gets a copy of the pristine sandbox's host side (clock,
+//! generators, output). A new sandbox of the class is made the same way from a fresh instance
+//! (see `Sandbox::create`): it skips executing the class, which was most of a creation's guest
+//! work. Its other state is what a fork by copy also relies on
 //! being equal between sandboxes at a call boundary (see [`crate::memory`]); a sandbox whose
 //! memory or tables grew, that holds host resources (after a `print`), or that failed, is never
 //! recycled.
@@ -27,24 +30,28 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
-use crate::memory::Profile;
+use crate::memory::{MemorySeen, Profile};
 use crate::sandbox::Sandbox;
 
 /// A class's pristine sandbox: the class loaded into a fresh instance, never called again.
 pub(crate) struct Pristine {
     pub sandbox: Mutex<Sandbox>,
+    /// Where its memory is (it stays there: the sandbox makes no more calls).
+    pub memory: MemorySeen,
     /// The pages its load wrote.
     pub written: Profile,
 }
 
 /// Pristine sandboxes kept in the process, one per class; past this, making one drops the
-/// oldest (its class makes it again if it is recycled again).
+/// oldest (its class makes it again when it next needs one).
 const MAX_PRISTINE: usize = if cfg!(test) { 4 } else { 256 };
 
 /// What a class shares with every sandbox of it made by [`Sandbox::for_spec`]'s path.
 #[derive(Default)]
 pub(crate) struct Recycling {
     pristine: Mutex<Made>,
+    /// Sandboxes that loaded the class (the second makes its pristine sandbox).
+    loads: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -99,6 +106,17 @@ impl Recycling {
             drop(oldest.take_pristine()); // unmapping it: not under the lock
         }
         Some(made)
+    }
+
+    /// Count a sandbox that loads the class.
+    pub fn count_load(&self) {
+        self.loads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Whether a sandbox has loaded the class before: only then is a pristine one worth making
+    /// for new sandboxes to copy (a class verified once needs none).
+    pub fn loaded_before(&self) -> bool {
+        self.loads.load(Ordering::Relaxed) > 0
     }
 
     /// The class's pristine sandbox, taken out of it (the class makes a new one if it is

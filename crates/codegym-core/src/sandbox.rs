@@ -11,7 +11,7 @@ use crate::error::{EnvError, EnvErrorKind};
 use crate::guest::EnvHost;
 use crate::limits::Limits;
 use crate::memory::{
-    copy_memory, Capture, MemoryHook, MemorySeen, Prefault, Profile, Restore, Snapshot, WithMemory,
+    Capture, MemoryHook, MemorySeen, Prefault, Profile, Restore, Snapshot, Template, WithMemory,
 };
 use crate::recycle::{Idle, Pristine, Recycling};
 use crate::spec::EnvSpec;
@@ -72,8 +72,10 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// A sandbox hosting `spec`'s env class: a fresh instance that executes the class source,
-    /// compiled once per process (see [`CodeCache`]), so every env of a spec takes the same path.
+    /// A sandbox hosting `spec`'s env class: a fresh instance in the state every sandbox of the
+    /// class starts in, the class source (compiled once per process, see [`CodeCache`]) executed
+    /// and one `sync` call made, whether it executed the source itself or copied the class's
+    /// pristine sandbox (see `Sandbox::create`).
     pub fn for_spec(
         engine: &Engine,
         limits: Arc<Limits>,
@@ -82,8 +84,8 @@ impl Sandbox {
         Self::loaded(engine, limits, spec, false)
     }
 
-    /// [`Sandbox::for_spec`] for an env that will be reset and then `solve()`d: its load
-    /// pre-faults what a verification writes rather than what a reset writes.
+    /// [`Sandbox::for_spec`] for an env that will be reset and then `solve()`d: if it loads the
+    /// class, its load pre-faults what a verification writes rather than what a reset writes.
     pub fn for_solve(
         engine: &Engine,
         limits: Arc<Limits>,
@@ -101,7 +103,85 @@ impl Sandbox {
         let code = engine
             .code
             .get(engine, &limits, &spec.source, spec.class_name())?;
-        Self::load_code(engine, limits, &code, spec.class_name(), for_solve)
+        Self::create(engine, limits, &code, spec.class_name(), for_solve)
+    }
+
+    /// A new sandbox of the class of `code`, in the state every sandbox of a class starts in:
+    /// the class loaded (at [`LOAD_SEED`]), then one `sync` call. The class's first sandbox
+    /// loads it; later ones are copies of the class's pristine sandbox (made by the second),
+    /// which skips executing the class (unmarshalling its code, interning its names, building
+    /// it) and writes only the pages the load wrote.
+    fn create(
+        engine: &Engine,
+        limits: Arc<Limits>,
+        code: &Code,
+        class_name: &str,
+        for_solve: bool,
+    ) -> Result<Self, EnvError> {
+        if code.recycling.loaded_before() {
+            let pristine = code
+                .recycling
+                .pristine(|| Self::pristine(engine, limits.clone(), code, class_name));
+            if let Some(pristine) = pristine {
+                // A copy that fails (its memory differs in size, say) leaves a load to try.
+                if let Ok(sandbox) =
+                    Self::from_pristine(engine, limits.clone(), code, &pristine, for_solve)
+                {
+                    return Ok(sandbox);
+                }
+            }
+        }
+        Self::load_new(engine, limits, code, class_name, for_solve)
+    }
+
+    /// A new sandbox of the class made by loading it, then the `sync` call that ends every
+    /// creation.
+    fn load_new(
+        engine: &Engine,
+        limits: Arc<Limits>,
+        code: &Code,
+        class_name: &str,
+        for_solve: bool,
+    ) -> Result<Self, EnvError> {
+        let mut sandbox = Self::load_code(engine, limits, code, class_name, for_solve)?;
+        sandbox.sync_only()?;
+        Ok(sandbox)
+    }
+
+    /// A fresh instance made a copy of the class's pristine sandbox by the `sync` call that ends
+    /// every creation (see [`Template`]): the pages the pristine one's load wrote are copied in.
+    /// They are not pre-faulted: none of them is mapped yet in a fresh instance, so its first
+    /// write to each needs no TLB flush, and one `madvise` per run of pages made two threads
+    /// contend (2,060–2,200 creations/s without it, 1,800–2,070 with it).
+    fn from_pristine(
+        engine: &Engine,
+        limits: Arc<Limits>,
+        code: &Code,
+        pristine: &Pristine,
+        for_solve: bool,
+    ) -> Result<Self, EnvError> {
+        let host = pristine
+            .sandbox
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .host
+            .copy()
+            .ok_or_else(|| {
+                EnvError::new(
+                    EnvErrorKind::Trap,
+                    "copying the class's template: its generators cannot be copied",
+                )
+            })?;
+        let mut sandbox = Self::instantiate_with(engine, limits, host)?;
+        sandbox.profiles = Some(code.profiles.clone());
+        sandbox.class = Some(code.recycling.clone());
+        sandbox.for_solve = for_solve;
+        sandbox.sync(Template {
+            from: &pristine.memory,
+            from_written: &pristine.written,
+            to_written: &[],
+        })?;
+        Ok(sandbox)
     }
 
     /// A fresh instance with the class's `code` loaded (at [`LOAD_SEED`]).
@@ -112,6 +192,7 @@ impl Sandbox {
         class_name: &str,
         for_solve: bool,
     ) -> Result<Self, EnvError> {
+        code.recycling.count_load();
         let mut sandbox = Self::instantiate(engine, limits, LOAD_SEED)?;
         sandbox.profiles = Some(code.profiles.clone());
         sandbox.class = Some(code.recycling.clone());
@@ -164,7 +245,7 @@ impl Sandbox {
                 }
             }
         }
-        Self::load_code(engine, limits, &code, spec.class_name(), for_solve)
+        Self::create(engine, limits, &code, spec.class_name(), for_solve)
     }
 
     /// The class's pristine sandbox, or `None` if its load grew the memory or its pages cannot
@@ -181,6 +262,7 @@ impl Sandbox {
         }
         let written = sandbox.memory.written_all().ok()?;
         Some(Pristine {
+            memory: sandbox.memory.copy(),
             sandbox: std::sync::Mutex::new(sandbox),
             written,
         })
@@ -215,29 +297,32 @@ impl Sandbox {
     }
 
     /// This (idle, recyclable) sandbox brought back to the state of `pristine`, its class's
-    /// pristine sandbox: its memory and host side, under `limits`.
+    /// pristine sandbox, by the `sync` call that ends every creation: its memory and host side,
+    /// under `limits`.
     fn restore(
         mut self,
         pristine: &Pristine,
         written: &[std::ops::Range<usize>],
         limits: Arc<Limits>,
     ) -> Result<Self, EnvError> {
-        let failed = |what: &str| {
-            EnvError::new(EnvErrorKind::Trap, format!("recycling the sandbox: {what}"))
-        };
-        let host = {
-            let template = pristine
-                .sandbox
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            copy_memory(&template.memory, &pristine.written, &self.memory, written)
-                .map_err(|e| failed(&e.to_string()))?;
-            template
-                .host
-                .copy()
-                .ok_or_else(|| failed("its generators cannot be copied"))?
-        };
-        let wasi = sealed_ctx(&host).ok_or_else(|| failed("its generators cannot be copied"))?;
+        let host = pristine
+            .sandbox
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .host
+            .copy()
+            .ok_or_else(|| {
+                EnvError::new(
+                    EnvErrorKind::Trap,
+                    "recycling the sandbox: its generators cannot be copied",
+                )
+            })?;
+        let wasi = sealed_ctx(&host).ok_or_else(|| {
+            EnvError::new(
+                EnvErrorKind::Trap,
+                "recycling the sandbox: its generators cannot be copied",
+            )
+        })?;
         let state = self.store.data_mut();
         state.wasi = wasi;
         state.clock = host.clock.clone();
@@ -249,6 +334,11 @@ impl Sandbox {
         self.limits = limits;
         self.profiles = None;
         self.for_solve = false;
+        self.sync(Template {
+            from: &pristine.memory,
+            from_written: &pristine.written,
+            to_written: written,
+        })?;
         Ok(self)
     }
 
@@ -608,7 +698,8 @@ class NoiseEnv:
 "#;
 
     /// A sandbox made for `solve()` records what a verification writes, and the next one of
-    /// the class gets those pages at load; the verification's result is unchanged.
+    /// the class that loads it (rather than copying its pristine sandbox) gets those pages at
+    /// load; the verification's result is unchanged.
     #[test]
     fn sandboxes_made_for_solve_prefault_what_a_verification_writes() {
         let source = r#"
@@ -658,7 +749,8 @@ class SumEnv:
             pages(solve)
         );
 
-        let mut second = Sandbox::for_solve(&engine, limits.clone(), &spec).unwrap();
+        let mut second =
+            Sandbox::load_new(&engine, limits.clone(), &code, spec.class_name(), true).unwrap();
         let written = second.memory.written().unwrap();
         for range in solve {
             for page in range.clone().step_by(4096) {
@@ -791,6 +883,46 @@ class LeakyEnv:
             "the recycled sandbox's memory differs from a fresh one's"
         );
         assert_eq!(recycled.output(), fresh.output());
+    }
+
+    /// Every sandbox of a class starts in one state, byte for byte, whether it loaded the class
+    /// (the first) or copied the class's pristine sandbox (the second makes it; every later
+    /// one copies it, also for `solve()`): identical memory right after creation, then the same
+    /// results (module state, `id()` order, random draws, the clock), fuel and memory.
+    #[test]
+    fn sandboxes_copied_from_the_pristine_one_are_loaded_ones_byte_for_byte() {
+        let limits = Arc::new(Limits::default());
+        let engine = Engine::shared(limits.stack_bytes).unwrap();
+        let source = LEAKY.replace("LeakyEnv", "CopiedEnv");
+        let spec = EnvSpec::new(Arc::from(source), "CopiedEnv@{}", None, 3).unwrap();
+        let mut loaded = Sandbox::for_spec(&engine, limits.clone(), &spec).unwrap();
+        let class = loaded.class().unwrap();
+        assert!(!class.has_pristine(), "the first sandbox loads the class");
+        let mut copied = Sandbox::for_spec(&engine, limits.clone(), &spec).unwrap();
+        assert!(
+            class.has_pristine(),
+            "the second sandbox copies a pristine one"
+        );
+        let mut for_solve = Sandbox::for_solve(&engine, limits.clone(), &spec).unwrap();
+        let start = dump(&mut loaded);
+        assert!(
+            dump(&mut copied) == start,
+            "a copy differs from a loaded sandbox"
+        );
+        assert!(dump(&mut for_solve) == start, "a copy for solve() differs");
+        for sandbox in [&mut loaded, &mut copied, &mut for_solve] {
+            sandbox.reset("CopiedEnv@{}", 3).unwrap();
+        }
+        for action in ["a", "b", "c"] {
+            let expected = loaded.step(action).unwrap();
+            for sandbox in [&mut copied, &mut for_solve] {
+                assert_eq!(sandbox.step(action).unwrap(), expected);
+                assert_eq!(sandbox.fuel_left(), loaded.fuel_left());
+            }
+        }
+        let end = dump(&mut loaded);
+        assert!(dump(&mut copied) == end && dump(&mut for_solve) == end);
+        assert_eq!(copied.output(), loaded.output());
     }
 
     /// The process keeps a bounded number of pristine sandboxes (4 in tests): recycling more
@@ -1003,7 +1135,8 @@ class DrawEnv:
     }
 
     /// The first env of a class records the pages it wrote while loading and resetting; a later
-    /// env of the class has all of them private right after its load, before its reset; and
+    /// sandbox that loads the class (its pristine one, or any when the class cannot be copied)
+    /// has all of them private right after its load, before its reset; and
     /// pre-faulting changes nothing the guest can observe: outputs and fuel are those of a
     /// sandbox loaded without the profile.
     #[test]
@@ -1025,7 +1158,8 @@ class DrawEnv:
         let pages = |p: &Profile| p.iter().map(|r| r.len() / 4096).sum::<usize>();
         assert!(pages(profile) >= 8, "{} pages", pages(profile));
 
-        let mut prefaulted = Sandbox::for_spec(&engine, limits.clone(), &spec).unwrap();
+        let mut prefaulted =
+            Sandbox::load_new(&engine, limits.clone(), &code, spec.class_name(), false).unwrap();
         let written = prefaulted.memory.written().unwrap();
         let private = |offset: usize| written.iter().any(|r| r.contains(&offset));
         for range in profile {
@@ -1040,6 +1174,7 @@ class DrawEnv:
         let mut plain = Sandbox::instantiate(&engine, limits.clone(), 7).unwrap();
         let loaded = plain.load(&code.bytes, None, spec.class_name()).unwrap();
         loaded.unwrap();
+        plain.sync_only().unwrap();
         for sandbox in [&mut prefaulted, &mut plain] {
             sandbox.reset("NoiseEnv@{}", 7).unwrap();
         }
