@@ -160,18 +160,8 @@ impl Sandbox {
         pristine: &Pristine,
         for_solve: bool,
     ) -> Result<Self, EnvError> {
-        let host = pristine
-            .sandbox
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .host
-            .copy()
-            .ok_or_else(|| {
-                EnvError::new(
-                    EnvErrorKind::Trap,
-                    "copying the class's template: its generators cannot be copied",
-                )
-            })?;
+        let host = pristine_host(pristine)
+            .ok_or_else(|| generators_lost("copying the class's pristine sandbox"))?;
         let mut sandbox = Self::instantiate_with(engine, limits, host)?;
         sandbox.profiles = Some(code.profiles.clone());
         sandbox.class = Some(code.recycling.clone());
@@ -305,24 +295,9 @@ impl Sandbox {
         written: &[std::ops::Range<usize>],
         limits: Arc<Limits>,
     ) -> Result<Self, EnvError> {
-        let host = pristine
-            .sandbox
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .host
-            .copy()
-            .ok_or_else(|| {
-                EnvError::new(
-                    EnvErrorKind::Trap,
-                    "recycling the sandbox: its generators cannot be copied",
-                )
-            })?;
-        let wasi = sealed_ctx(&host).ok_or_else(|| {
-            EnvError::new(
-                EnvErrorKind::Trap,
-                "recycling the sandbox: its generators cannot be copied",
-            )
-        })?;
+        let what = "recycling the sandbox";
+        let host = pristine_host(pristine).ok_or_else(|| generators_lost(what))?;
+        let wasi = sealed_ctx(&host).ok_or_else(|| generators_lost(what))?;
         let state = self.store.data_mut();
         state.wasi = wasi;
         state.clock = host.clock.clone();
@@ -665,6 +640,24 @@ fn classify(
         Some(trap) => EnvError::new(EnvErrorKind::Trap, format!("{what}: {trap}")),
         None => EnvError::new(EnvErrorKind::Trap, format!("{what}: {e:#}")),
     }
+}
+
+/// A copy of the host side of a class's pristine sandbox (`None` if its generators can no
+/// longer be reproduced).
+fn pristine_host(pristine: &Pristine) -> Option<HostSide> {
+    pristine
+        .sandbox
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .host
+        .copy()
+}
+
+fn generators_lost(what: &str) -> EnvError {
+    EnvError::new(
+        EnvErrorKind::Trap,
+        format!("{what}: its generators cannot be copied"),
+    )
 }
 
 #[cfg(test)]
