@@ -232,3 +232,45 @@ def test_the_gil_is_released_while_stepping() -> None:
         thread.join()
     assert out.error == [None] and out.obs == [str(sum(range(300_000)))]
     assert during > 5  # the counter thread ran while the env was stepping
+
+
+ODD = """
+class OddEnv:
+    @staticmethod
+    def from_env_str(env_str):
+        return OddEnv()
+
+    def step(self, action):
+        self.reward, self.finished, self.step_count, obs = eval(action)
+        return obs
+"""
+
+# (what the env sets: reward, finished, step_count, observation) -> what the pool reports
+ODD_CASES = [
+    ("(1.5, True, 3, 'ok')", "ok", 1.5, True, 3),
+    ("(-0.0, False, 0, 'z')", "z", 0.0, False, 0),
+    ("(1, 1, -3, 42)", "42", 1.0, True, 0),
+    ("(True, [], 2.7, 'x')", "x", 1.0, False, 2),
+    ("(None, '', True, 'y')", "y", 0.0, False, 1),
+    ("(float('nan'), 0.0, None, 'n')", "n", float("nan"), False, 0),
+    ("(2.5, 'yes', 7, type('S', (str,), {})('sub'))", "sub", 2.5, True, 7),
+    ("(0.25, False, 4, 'é' * 3)", "é" * 3, 0.25, False, 4),
+]
+
+
+def test_reward_finished_and_step_count_of_any_type_are_converted() -> None:
+    """An env's ``reward``, ``finished`` and ``step_count`` need not have the reported types:
+    they are converted as ``float(reward or 0.0)``, ``bool(finished)`` and
+    ``max(0, int(step_count or 0))`` (so a ``-0.0`` reward is ``0.0``), the observation with
+    ``str()``; a value that does not convert is the env's error."""
+    actions = [case[0] for case in ODD_CASES] + ["('abc', False, 1, 'e')"]
+    with codegym.EnvPool([codegym.EnvSpec(ODD, "OddEnv@{}")] * len(actions)) as pool:
+        pool.reset().raise_for_error()
+        out = pool.step(actions)
+    for i, (_, obs, reward, done, count) in enumerate(ODD_CASES):
+        assert out.error[i] is None, out.error[i]
+        assert out.obs[i] == obs
+        got = float(out.reward[i])
+        assert (got == reward or (np.isnan(got) and np.isnan(reward))) and not np.signbit(got), (i, got)
+        assert bool(out.done[i]) == done and int(out.step_count[i]) == count, i
+    assert out.error[-1] is not None and "could not convert string to float" in out.error[-1]
