@@ -177,5 +177,6 @@ def parse_actions(texts: Sequence[str], format: str = "auto") -> ParsedActions:
 
 def release_idle_sandboxes() -> int:
     """Drop the sandboxes kept for recycling (their memory is freed): those closed pools and
-    finished episodes left for later envs of their classes, and each class's pristine sandbox;
-    returns how many there were."""
+    finished episodes left for later envs of their classes, and each class's pristine sandbox
+    (which new sandboxes of the class copy; made again when next needed); returns how many
+    there were."""

@@ -710,8 +710,8 @@ fn cache_dir() -> String {
 }
 
 /// Drop the sandboxes kept for recycling (their memory is freed): those closed pools and finished
-/// episodes left for later envs of their classes, and each class's pristine sandbox; returns
-/// how many there were.
+/// episodes left for later envs of their classes, and each class's pristine sandbox (which new
+/// sandboxes of the class copy; made again when next needed); returns how many there were.
 #[pyfunction]
 fn release_idle_sandboxes(py: Python<'_>) -> usize {
     py.detach(core::release_idle_sandboxes)
