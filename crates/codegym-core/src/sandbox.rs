@@ -914,11 +914,10 @@ class LeakyEnv:
         }
         for action in ["a", "b", "c"] {
             let expected = loaded.step(action).unwrap();
-            assert!(
-                expected.obs.starts_with("[1, 2, ") || !action.eq("a"),
-                "{}",
-                expected.obs
-            );
+            if action == "a" {
+                // One call, and the trace holds the load's draws and this action.
+                assert!(expected.obs.starts_with("[1, 2, "), "{}", expected.obs);
+            }
             for sandbox in [&mut copied, &mut for_solve] {
                 assert_eq!(sandbox.step(action).unwrap(), expected);
                 assert_eq!(sandbox.fuel_left(), loaded.fuel_left());
