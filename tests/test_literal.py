@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import inspect
 import json
 import random
 import re
@@ -207,28 +208,22 @@ def test_json_options_take_the_fast_path_and_others_the_original(
         literal.literal_eval(ast.parse("[1]", mode="eval"))
 
 
-# Runs in the guest: compares the installed function with the guest's original parser.
-COMPARE = """
+# Runs in the guest: compares the installed function with the guest's original parser, with
+# this module's own `_typed` and `_outcome`.
+COMPARE = (
+    f"""
+from __future__ import annotations
+
 import ast
 import re
 
+_ADDRESS = re.compile({_ADDRESS.pattern!r})
 
-def typed(value):
-    if isinstance(value, (list, tuple)):
-        return (type(value).__name__, [typed(v) for v in value])
-    if isinstance(value, dict):
-        return ("dict", [(typed(k), typed(v)) for k, v in value.items()])
-    if isinstance(value, (set, frozenset)):
-        return (type(value).__name__, sorted(repr(typed(v)) for v in value))
-    return (type(value).__name__, repr(value))
-
-
-def outcome(parse, text):
-    try:
-        return ("value", typed(parse(text)))
-    except Exception as error:
-        return ("error", type(error).__name__, re.sub(" at 0x[0-9a-f]+", "", str(error)))
-
+"""
+    + inspect.getsource(_typed)
+    + "\n\n"
+    + inspect.getsource(_outcome)
+    + """
 
 class CompareEnv:
     step_count = 0
@@ -243,10 +238,11 @@ class CompareEnv:
         if action == "installed?":
             code = ast.literal_eval.__code__.co_filename
             return f"{code} {ast.literal_eval.__wrapped__.__code__.co_filename}"
-        fast = outcome(ast.literal_eval, action)
-        original = outcome(ast.literal_eval.__wrapped__, action)
+        fast = _outcome(ast.literal_eval, action)
+        original = _outcome(ast.literal_eval.__wrapped__, action)
         return "same" if fast == original else f"differ: {fast!r} != {original!r}"
 """
+)
 
 
 def test_the_guest_parses_as_its_own_original() -> None:
