@@ -30,7 +30,7 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
-use crate::memory::{MemorySeen, Profile};
+use crate::memory::{MemorySeen, Profile, Template};
 use crate::sandbox::Sandbox;
 
 /// A class's pristine sandbox: the class loaded into a fresh instance, never called again.
@@ -40,6 +40,18 @@ pub(crate) struct Pristine {
     pub memory: MemorySeen,
     /// The pages its load wrote.
     pub written: Profile,
+}
+
+impl Pristine {
+    /// The hook that makes a sandbox's memory this one's, given the pages that sandbox has
+    /// written (none, for a fresh instance).
+    pub fn template<'a>(&'a self, to_written: &'a [Range<usize>]) -> Template<'a> {
+        Template {
+            from: &self.memory,
+            from_written: &self.written,
+            to_written,
+        }
+    }
 }
 
 /// Pristine sandboxes kept in the process, one per class; past this, making one drops the
@@ -119,8 +131,8 @@ impl Recycling {
         self.loads.load(Ordering::Relaxed) > 0
     }
 
-    /// The class's pristine sandbox, taken out of it (the class makes a new one if it is
-    /// recycled again), for the caller to drop outside the lock.
+    /// The class's pristine sandbox, taken out of it (the class makes a new one when it next
+    /// needs one), for the caller to drop outside the lock.
     fn take_pristine(&self) -> Option<Arc<Pristine>> {
         let mut state = self.pristine.lock().unwrap_or_else(PoisonError::into_inner);
         match std::mem::take(&mut *state) {
@@ -133,7 +145,7 @@ impl Recycling {
     }
 }
 
-/// Drop every class's pristine sandbox (a class makes a new one if it is recycled again);
+/// Drop every class's pristine sandbox (a class makes a new one when it next needs one);
 /// returns how many there were.
 pub(crate) fn release_pristines() -> usize {
     let holders: Vec<Weak<Recycling>> = HOLDERS

@@ -11,7 +11,7 @@ use crate::error::{EnvError, EnvErrorKind};
 use crate::guest::EnvHost;
 use crate::limits::Limits;
 use crate::memory::{
-    Capture, MemoryHook, MemorySeen, Prefault, Profile, Restore, Snapshot, Template, WithMemory,
+    Capture, MemoryHook, MemorySeen, Prefault, Profile, Restore, Snapshot, WithMemory,
 };
 use crate::recycle::{Idle, Pristine, Recycling};
 use crate::spec::EnvSpec;
@@ -162,16 +162,18 @@ impl Sandbox {
     ) -> Result<Self, EnvError> {
         let host = pristine_host(pristine)
             .ok_or_else(|| generators_lost("copying the class's pristine sandbox"))?;
-        let mut sandbox = Self::instantiate_with(engine, limits, host)?;
-        sandbox.profiles = Some(code.profiles.clone());
-        sandbox.class = Some(code.recycling.clone());
-        sandbox.for_solve = for_solve;
-        sandbox.sync(Template {
-            from: &pristine.memory,
-            from_written: &pristine.written,
-            to_written: &[],
-        })?;
+        let mut sandbox = Self::instantiate_with(engine, limits, host)?.of_class(code, for_solve);
+        sandbox.sync(pristine.template(&[]))?;
         Ok(sandbox)
+    }
+
+    /// This fresh instance as a sandbox of the class of `code`: it records the class's profiles
+    /// if it is the first to get there, and can be recycled.
+    fn of_class(mut self, code: &Code, for_solve: bool) -> Self {
+        self.profiles = Some(code.profiles.clone());
+        self.class = Some(code.recycling.clone());
+        self.for_solve = for_solve;
+        self
     }
 
     /// A fresh instance with the class's `code` loaded (at [`LOAD_SEED`]).
@@ -183,10 +185,7 @@ impl Sandbox {
         for_solve: bool,
     ) -> Result<Self, EnvError> {
         code.recycling.count_load();
-        let mut sandbox = Self::instantiate(engine, limits, LOAD_SEED)?;
-        sandbox.profiles = Some(code.profiles.clone());
-        sandbox.class = Some(code.recycling.clone());
-        sandbox.for_solve = for_solve;
+        let mut sandbox = Self::instantiate(engine, limits, LOAD_SEED)?.of_class(code, for_solve);
         let profiles = &code.profiles;
         let profile = match for_solve {
             true => profiles.solve.get().or(profiles.reset.get()),
@@ -309,11 +308,7 @@ impl Sandbox {
         self.limits = limits;
         self.profiles = None;
         self.for_solve = false;
-        self.sync(Template {
-            from: &pristine.memory,
-            from_written: &pristine.written,
-            to_written: written,
-        })?;
+        self.sync(pristine.template(written))?;
         Ok(self)
     }
 
