@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 import random
 import sys
 import time
@@ -411,4 +413,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    code = main()
+    if "RANK" in os.environ:
+        # A torchrun worker whose work is done and whose process group is destroyed: leave
+        # without the interpreter's and the C++ runtime's teardown, in which torch's own threads
+        # still alive now and then abort the process ("terminate called without an active
+        # exception", SIGABRT) and fail the whole job after it succeeded. Outputs are closed by
+        # then; flush what is buffered first.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise SystemExit(code)
