@@ -255,6 +255,18 @@ ODD_CASES = [
     ("(float('nan'), 0.0, None, 'n')", "n", float("nan"), False, 0),
     ("(2.5, 'yes', 7, type('S', (str,), {})('sub'))", "sub", 2.5, True, 7),
     ("(0.25, False, 4, 'é' * 3)", "é" * 3, 0.25, False, 4),
+    # A str subclass is reported by its characters, not by what its own methods make of them.
+    (
+        "(0.5, 0, 1, type('T', (str,), {'__str__': lambda s: 'b', '__format__': lambda s, f: 'b'})('own'))",
+        "own",
+        0.5,
+        False,
+        1,
+    ),
+    # The reply's header is one line: an observation may hold newlines and look like a header.
+    ("(2.0**60, True, 2**62, 'E\\nO1.0 1 1\\n')", "E\nO1.0 1 1\n", 2.0**60, True, 2**62),
+    ("(2.0**-149, False, 9, '')", "", 2.0**-149, False, 9),
+    ("(float('inf'), False, 1, 'i')", "i", float("inf"), False, 1),
 ]
 
 
@@ -262,8 +274,9 @@ def test_reward_finished_and_step_count_of_any_type_are_converted() -> None:
     """An env's ``reward``, ``finished`` and ``step_count`` need not have the reported types:
     they are converted as ``float(reward or 0.0)``, ``bool(finished)`` and
     ``max(0, int(step_count or 0))`` (so a ``-0.0`` reward is ``0.0``), the observation with
-    ``str()``; a value that does not convert is the env's error."""
-    actions = [case[0] for case in ODD_CASES] + ["('abc', False, 1, 'e')"]
+    ``str()``; a value that does not convert, or a step count past 64 bits, is the env's error.
+    Rewards cross as ``repr`` text, which reads back exactly (reported as float32)."""
+    actions = [case[0] for case in ODD_CASES] + ["('abc', False, 1, 'e')", "(0.0, False, 2**64, 'e')"]
     with codegym.EnvPool([codegym.EnvSpec(ODD, "OddEnv@{}")] * len(actions)) as pool:
         pool.reset().raise_for_error()
         out = pool.step(actions)
@@ -273,4 +286,5 @@ def test_reward_finished_and_step_count_of_any_type_are_converted() -> None:
         got = float(out.reward[i])
         assert (got == reward or (np.isnan(got) and np.isnan(reward))) and not np.signbit(got), (i, got)
         assert bool(out.done[i]) == done and int(out.step_count[i]) == count, i
-    assert out.error[-1] is not None and "could not convert string to float" in out.error[-1]
+    assert out.error[-2] is not None and "could not convert string to float" in out.error[-2]
+    assert out.error[-1] is not None and "step_count" in out.error[-1], out.error[-1]

@@ -32,18 +32,23 @@ _MAX_TRACEBACK_CHARS = 8192
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _format_error(prefix: str) -> Err:
+def _error_text(prefix: str) -> str:
     text = traceback.format_exc()
     if len(text) > _MAX_TRACEBACK_CHARS:
         half = _MAX_TRACEBACK_CHARS // 2
         text = text[:half] + "\n...[traceback truncated]...\n" + text[-half:]
-    return Err(f"{prefix}\n{text}")
+    return f"{prefix}\n{text}"
+
+
+def _format_error(prefix: str) -> Err:
+    return Err(_error_text(prefix))
 
 
 def _clip(text, limit: int) -> str:
-    """Turn any value into a str that is valid UTF-8 and at most `limit` bytes long."""
-    if not isinstance(text, str):
-        text = str(text)
+    """Turn any value into a str (exactly `str`: a subclass keeps its characters, not what its
+    own methods would make of them) that is valid UTF-8 and at most `limit` bytes long."""
+    if type(text) is not str:
+        text = str.__str__(text) if isinstance(text, str) else str(text)
     if text.isascii() and len(text) <= limit:  # the common case: no copy to count its bytes
         return text
     try:
@@ -101,7 +106,7 @@ class _State:
         self.max_obs_bytes = 1 << 20
         self.steps = 0  # fallback when an env has no `step_count`
 
-    def outcome(self, obs: str) -> tuple:
+    def outcome(self, obs) -> tuple:
         env = self.env
         reward = getattr(env, "reward", 0.0)
         done = getattr(env, "finished", False)
@@ -162,16 +167,24 @@ class WitWorld(wit_world.WitWorld):
         finally:
             _flush_stdio()
 
-    def step(self, action: str) -> tuple:
+    def step(self, action: str) -> str:
         try:
             if _state.env is None:
                 raise RuntimeError("step() before reset()")
             _state.steps += 1
-            out = _state.env.step(action)
+            env = _state.env
+            out = env.step(action)
             obs = out[1] if isinstance(out, tuple) and len(out) == 2 else out
-            return _state.outcome(obs)
+            # `_State.outcome`, inlined on the per-step path (each Python call costs here), in
+            # one string (see the WIT). Its parts are exactly `str`, `float`, `bool` and `int`,
+            # so formatting them runs none of the env's code.
+            reward = getattr(env, "reward", 0.0)
+            done = getattr(env, "finished", False)
+            count = getattr(env, "step_count", _state.steps)
+            text = _clip(obs, _state.max_obs_bytes)
+            return f"O{float(reward or 0.0)!r} {'1' if done else '0'} {max(0, int(count or 0))}\n{text}"
         except BaseException:
-            raise _format_error("the env's step() raised") from None
+            return "E" + _error_text("the env's step() raised")
         finally:
             _flush_stdio()
 

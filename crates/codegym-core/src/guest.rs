@@ -10,3 +10,77 @@ pub const COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/env_host.
 
 /// Hash of [`COMPONENT`], computed at build time; part of the compiled-code cache key.
 pub const COMPONENT_HASH: &str = env!("CODEGYM_GUEST_HASH");
+
+/// The guest's `step` reply read back (its format is in the WIT): the observation, reward,
+/// `finished` and step count, or the guest's error text.
+pub(crate) fn step_reply(mut text: String) -> Result<(String, f64, bool, u64), String> {
+    if text.starts_with('E') {
+        text.remove(0);
+        return Err(text);
+    }
+    let malformed = |what: &str| {
+        let head: String = text.chars().take(80).collect();
+        format!("the guest's step reply has {what}: {head:?}")
+    };
+    let Some(newline) = text.find('\n').filter(|_| text.starts_with('O')) else {
+        return Err(malformed("no `O` header line"));
+    };
+    let mut fields = text[1..newline].split(' ');
+    let (Some(reward), Some(done), Some(count), None) =
+        (fields.next(), fields.next(), fields.next(), fields.next())
+    else {
+        return Err(malformed("a header without three fields"));
+    };
+    let reward: f64 = reward
+        .parse()
+        .map_err(|_| malformed("an unreadable reward"))?;
+    let done = match done {
+        "1" => true,
+        "0" => false,
+        _ => return Err(malformed("an unreadable `finished`")),
+    };
+    let count: u64 = count
+        .parse()
+        .map_err(|_| malformed("a step_count that is not an integer in 0..2**64"))?;
+    let obs = text.split_off(newline + 1);
+    Ok((obs, reward, done, count))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::step_reply;
+
+    #[test]
+    fn step_replies_read_back_exactly() {
+        let ok = |text: &str| step_reply(text.to_owned()).unwrap();
+        assert_eq!(ok("O1.5 1 3\nok"), ("ok".into(), 1.5, true, 3));
+        assert_eq!(ok("O0.0 0 0\n"), (String::new(), 0.0, false, 0));
+        // The observation is everything after the first newline, newlines and `E`s included.
+        assert_eq!(ok("O-2.5 0 7\nE\nx\n"), ("E\nx\n".into(), -2.5, false, 7));
+        assert_eq!(ok("O1e+16 0 18446744073709551615\n.").1, 1e16);
+        assert_eq!(ok("O1e+16 0 18446744073709551615\n.").3, u64::MAX);
+        assert_eq!(ok("Oinf 0 1\n.").1, f64::INFINITY);
+        assert_eq!(ok("O-inf 0 1\n.").1, f64::NEG_INFINITY);
+        assert!(ok("Onan 0 1\n.").1.is_nan());
+        // Python's repr of a float is its shortest exact form; Rust reads it back to the same bits.
+        assert_eq!(ok("O0.1 0 1\n.").1.to_bits(), 0.1f64.to_bits());
+        assert_eq!(ok("O5e-324 0 1\n.").1.to_bits(), 1);
+        assert_eq!(
+            step_reply("Etraceback\nline".into()),
+            Err("traceback\nline".into())
+        );
+        for bad in [
+            "",
+            "O1.0 1 2",
+            "X1.0 1 2\n",
+            "O1.0 2 3\n",
+            "Oabc 0 1\n",
+            "O1.0 0 -1\n",
+            "O1.0 0 18446744073709551616\n",
+            "O1.0 0\n",
+            "O1.0 0 1 2\n",
+        ] {
+            assert!(step_reply(bad.into()).is_err(), "{bad:?}");
+        }
+    }
+}

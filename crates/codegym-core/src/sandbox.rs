@@ -8,7 +8,7 @@ use wasmtime::{Store, Trap};
 use crate::code::{Code, Profiles};
 use crate::engine::{Engine, Exports, GuestState, MemoryLimiter, EPOCH_TICK};
 use crate::error::{EnvError, EnvErrorKind};
-use crate::guest::EnvHost;
+use crate::guest::{step_reply, EnvHost};
 use crate::limits::Limits;
 use crate::memory::{
     Capture, MemoryHook, MemorySeen, Prefault, Profile, Restore, Snapshot, WithMemory,
@@ -514,7 +514,10 @@ impl Sandbox {
             self.limits.fuel_per_step,
             self.limits.wall_time_ms,
         )?;
-        let out = self.guest.call_step(&mut self.store, action);
+        let out = self
+            .guest
+            .call_step(&mut self.store, action)
+            .map(step_reply);
         let (obs, reward, done, step_count) =
             self.finish(out, EnvErrorKind::Raised, "stepping the env")?;
         Ok(GuestStep {
