@@ -206,6 +206,30 @@ def test_output_is_captured_per_env() -> None:
         assert pool.output(0) == ("", "")
 
 
+def test_output_of_a_stream_the_env_put_in_place_is_flushed_after_each_step() -> None:
+    """The guest flushes stdio after every call only when something was written, which it
+    knows for its own streams; a stream the env installed is flushed every time."""
+    rewrapping = """
+import io, sys
+
+class Env:
+    @staticmethod
+    def from_env_str(s):
+        sys.stdout = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", write_through=False)
+        return Env()
+
+    def step(self, action):
+        print("step", action)
+        return "ok"
+"""
+    with codegym.EnvPool([codegym.EnvSpec(rewrapping, "Env@{}")]) as pool:
+        pool.reset().raise_for_error()
+        pool.step(["a"]).raise_for_error()
+        assert pool.output(0) == ("step a\n", "")
+        pool.step(["b"]).raise_for_error()
+        assert pool.output(0) == ("step a\nstep b\n", "")
+
+
 def test_the_gil_is_released_while_stepping() -> None:
     slow = MAX.replace(
         "    def Noise(self):",

@@ -181,12 +181,17 @@ class WitWorld(wit_world.WitWorld):
             reward = getattr(env, "reward", 0.0)
             done = getattr(env, "finished", False)
             count = getattr(env, "step_count", _state.steps)
-            text = _clip(obs, _state.max_obs_bytes)
+            limit = _state.max_obs_bytes
+            if type(obs) is str and len(obs) <= limit and obs.isascii():
+                text = obs
+            else:
+                text = _clip(obs, limit)
             return f"O{float(reward or 0.0)!r} {'1' if done else '0'} {max(0, int(count or 0))}\n{text}"
         except BaseException:
             return "E" + _error_text("the env's step() raised")
         finally:
-            _flush_stdio()
+            if getattr(sys.stdout, "dirty", True) or getattr(sys.stderr, "dirty", True):
+                _flush_stdio()
 
     def sync(self, data: bytes) -> None:
         return None
