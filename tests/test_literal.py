@@ -30,17 +30,18 @@ _FLOATS = [0.0, -0.0, 1.5, -2.25e-7, 1e300, 5e-324, 0.1, float("inf"), float("na
 _INTS = [0, 1, -7, 10**20, -(10**30), 2**63]
 
 
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("codegym_guest_literal", GUEST / "literal.py")
+def guest_module(name: str) -> ModuleType:
+    """A fresh copy of the guest's module `name` (its definitions only: nothing is installed)."""
+    spec = importlib.util.spec_from_file_location(f"codegym_guest_{name}", GUEST / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # defines literal_eval; only install() would patch ast
+    spec.loader.exec_module(module)
     return module
 
 
 @pytest.fixture(scope="module")
 def literal() -> ModuleType:
-    return _load()
+    return guest_module("literal")
 
 
 def _value(rng: random.Random, depth: int = 0) -> Any:
@@ -208,22 +209,28 @@ def test_json_options_take_the_fast_path_and_others_the_original(
         literal.literal_eval(ast.parse("[1]", mode="eval"))
 
 
-# Runs in the guest: compares the installed function with the guest's original parser, with
-# this module's own `_typed` and `_outcome`.
-COMPARE = (
-    f"""
+def assert_guest_agrees(
+    function: str, files: tuple[str, str], texts: list[str], helpers: tuple[Any, ...] = ()
+) -> None:
+    """Inside sandboxes, `function` as the guest installed it (such as ``ast.literal_eval``)
+    gives its ``__wrapped__`` original's outcome for every text (UTF-8 texts only: a step's
+    action must be). ``files`` are how the two functions' source file names end; ``helpers``
+    are more functions put into the env, the last of them used instead of `_outcome`."""
+    compare = helpers[-1].__name__ if helpers else "_outcome"
+    module = function.split(".")[0]
+    source = (
+        f"""
 from __future__ import annotations
 
 import ast
+import {module}
 import re
 
 _ADDRESS = re.compile({_ADDRESS.pattern!r})
 
 """
-    + inspect.getsource(_typed)
-    + "\n\n"
-    + inspect.getsource(_outcome)
-    + """
+        + "\n\n".join(inspect.getsource(f) for f in (_typed, _outcome, *helpers))
+        + f"""
 
 class CompareEnv:
     step_count = 0
@@ -231,30 +238,26 @@ class CompareEnv:
     @staticmethod
     def from_env_str(env_str):
         options = ast.literal_eval(env_str.split("@", 1)[1])
-        assert options == {"n": [1, 2]}, options
+        assert options == {{"n": [1, 2]}}, options
         return CompareEnv()
 
     def step(self, action):
         if action == "installed?":
-            code = ast.literal_eval.__code__.co_filename
-            return f"{code} {ast.literal_eval.__wrapped__.__code__.co_filename}"
-        fast = _outcome(ast.literal_eval, action)
-        original = _outcome(ast.literal_eval.__wrapped__, action)
-        return "same" if fast == original else f"differ: {fast!r} != {original!r}"
+            return f"{{{function}.__code__.co_filename}} {{{function}.__wrapped__.__code__.co_filename}}"
+        fast = {compare}({function}, action)
+        original = {compare}({function}.__wrapped__, action)
+        return "same" if fast == original else f"differ: {{fast!r}} != {{original!r}}"
 """
-)
-
-
-def test_the_guest_parses_as_its_own_original() -> None:
-    texts = [t for t in _texts(1, 3000) if t.isascii() or not _SURROGATE.search(t)]  # UTF-8 only
+    )
+    texts = [t for t in texts if t.isascii() or not _SURROGATE.search(t)]
     n = 32
-    specs = [codegym.EnvSpec(COMPARE, 'CompareEnv@{"n": [1, 2]}', seed=i) for i in range(n)]
+    specs = [codegym.EnvSpec(source, 'CompareEnv@{"n": [1, 2]}', seed=i) for i in range(n)]
     with codegym.EnvPool(specs) as pool:
         pool.reset().raise_for_error()
         installed = pool.step(["installed?"] * n)
         installed.raise_for_error()
         fast_file, original_file = installed.obs[0].split()
-        assert fast_file.endswith("literal.py") and original_file.endswith("ast.py"), installed.obs[0]
+        assert fast_file.endswith(files[0]) and original_file.endswith(files[1]), installed.obs[0]
         texts += [""] * (-len(texts) % n)
         for start in range(0, len(texts), n):
             batch = texts[start : start + n]
@@ -262,3 +265,7 @@ def test_the_guest_parses_as_its_own_original() -> None:
             out.raise_for_error()
             differ = [(text, obs) for text, obs in zip(batch, out.obs, strict=True) if obs != "same"]
             assert not differ, differ[:3]
+
+
+def test_the_guest_parses_as_its_own_original() -> None:
+    assert_guest_agrees("ast.literal_eval", ("literal.py", "ast.py"), _texts(1, 3000))

@@ -17,6 +17,7 @@ import types
 
 import heap
 import immortal
+import jsonfast
 import literal
 import preload  # noqa: F401  (imports the pure-Python stdlib before the snapshot is taken)
 import warmup
@@ -250,8 +251,10 @@ class _Trace:
             pass
 
 
-# Env option texts are parsed by json's C scanner where that gives the parser's result.
+# Env option texts are parsed by json's C scanner where that gives the parser's result, and
+# `json.loads` of an action goes straight to that scanner where the original would.
 literal.install()
+jsonfast.install()
 
 # Run every export once so that CPython's first-use writes happen before the snapshot (see
 # warmup.py). Everything alive after that lives in the pre-initialised snapshot and is shared
