@@ -1,19 +1,21 @@
-"""The guest's ``json.loads`` (envs_wasm/guest/jsonfast.py) gives the original's value or
-exception for every call: checked on generated and mutated texts with this interpreter, and
-inside a sandbox against the guest's own original."""
+"""The guest's ``json.loads`` and ``json.dumps`` (envs_wasm/guest/jsonfast.py) give the
+original's value or exception for every call: checked on generated and mutated texts and
+values with this interpreter, and inside a sandbox against the guest's own originals."""
 
 from __future__ import annotations
 
 import decimal
+import enum
 import json
 import json.decoder
+import random
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-from .test_literal import _outcome, _texts, assert_guest_agrees, guest_module
+from .test_literal import _outcome, _texts, _value, assert_guest_agrees, guest_module
 
 
 def _result(loads: Any, text: Any) -> Any:
@@ -104,3 +106,147 @@ def test_the_guest_loads_as_its_own_original() -> None:
     assert_guest_agrees(
         "json.loads", ("jsonfast.py", "json/__init__.py"), _texts(3, 3000) + EDGES, (_result,)
     )
+
+
+def _dumped(dumps: Any, text: str) -> Any:
+    """`_result` of dumping the value a text evaluates to (texts that do not evaluate give the
+    same error either way)."""
+    return _result(lambda t: dumps(eval(t)), text)
+
+
+class Color(enum.IntEnum):
+    RED = 1
+
+
+class Items(dict):  # type: ignore[type-arg]
+    """A dict whose items() calls dumps again while the outer call is encoding it."""
+
+    def items(self) -> Any:
+        return [(json.dumps([1, {"in": 2}]), v) for _, v in super().items()]
+
+
+def _values(seed: int, n: int) -> list[Any]:
+    rng = random.Random(seed)
+    values: list[Any] = [_value(rng) for _ in range(n)]
+    loop: list[Any] = [1]
+    loop.append(loop)
+    values += [
+        loop,
+        {"a": loop},
+        {1: "i", 2.5: "f", False: "b", None: "n"},
+        {(1, 2): "tuple key"},
+        {"k": object()},
+        [b"bytes"],
+        {1, 2},
+        "é\u2028\ud83d",
+        type("S", (str,), {})("sub"),
+        Color.RED,
+        [float("nan"), float("inf"), -float("inf"), -0.0, 1e300],
+        Items(a=1),
+        [[[[]]]],
+        [{"x": [1] * 50}] * 3,
+    ]
+    return values
+
+
+def test_dumps_gives_the_original_value_or_exception(jsonfast: ModuleType) -> None:
+    for value in _values(4, 3000):
+        fast = _result(jsonfast.dumps, value)
+        assert fast == _result(json.dumps, value), (value, fast)
+    deep: list[Any] = []
+    for _ in range(5000):
+        deep = [deep]
+    assert _result(jsonfast.dumps, deep) == _result(json.dumps, deep)
+    # An error leaves no marker behind: the same objects encode on the next call.
+    outer: list[Any] = [[1], [object()]]
+    with pytest.raises(TypeError):
+        jsonfast.dumps(outer)
+    outer[1] = [2]
+    assert jsonfast.dumps(outer) == "[[1], [2]]"
+
+
+def test_a_dumps_call_made_while_encoding_has_markers_of_its_own(jsonfast: ModuleType) -> None:
+    """A dict subclass's items() encodes the list it sits in: no circular reference for the
+    original, whose every call has its own markers."""
+    for dumps in (jsonfast.dumps, json.dumps):
+        outer: list[Any] = []
+
+        class Reenter(dict):  # type: ignore[type-arg]
+            busy = False
+            nested = ""
+
+            def items(self) -> Any:
+                if not Reenter.busy:
+                    Reenter.busy = True
+                    try:
+                        Reenter.nested = dumps(outer)  # noqa: B023 (this loop's dumps)
+                    finally:
+                        Reenter.busy = False
+                return super().items()
+
+        outer.append(Reenter(k=1))
+        assert dumps(outer) == '[{"k": 1}]'
+        assert Reenter.nested == '[{"k": 1}]'
+
+
+def test_dumps_with_other_arguments_goes_to_the_original(jsonfast: ModuleType) -> None:
+    value = {"b": [1.5, float("nan")], "a": "é", 3: None}
+    for kw in [
+        {"sort_keys": False},
+        {"indent": 2},
+        {"separators": (",", ":")},
+        {"ensure_ascii": False},
+        {"allow_nan": False},
+        {"check_circular": False},
+        {"skipkeys": True},
+        {"default": str},
+        {"cls": json.JSONEncoder},
+        {"no_such_argument": 1},
+        {"ensure_ascii": 1, "skipkeys": 0},
+    ]:
+        fast = _result(lambda v, kw=kw: jsonfast.dumps(v, **kw), value)
+        assert fast == _result(lambda v, kw=kw: json.dumps(v, **kw), value), (kw, fast)
+
+
+def test_plain_dumps_take_the_fast_path(jsonfast: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    def original(*args: Any, **kw: Any) -> Any:
+        raise AssertionError("the original ran")
+
+    monkeypatch.setattr(jsonfast, "_original_dumps", original)
+    assert jsonfast.dumps({"name": "PlaceTail", "parameters": {"position": 0, "value": -2.5}}) == (
+        '{"name": "PlaceTail", "parameters": {"position": 0, "value": -2.5}}'
+    )
+    assert jsonfast.dumps("é") == '"\\u00e9"'
+    with pytest.raises(AssertionError, match="the original ran"):
+        jsonfast.dumps([1], indent=1)
+
+
+def test_a_changed_default_encoder_is_respected(
+    jsonfast: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each thing the original would look up at call time and an env could change."""
+    changes: list[tuple[Any, str, Any]] = [
+        (json.encoder.JSONEncoder, "item_separator", ";"),
+        (json.encoder.JSONEncoder, "key_separator", "="),
+        (json.encoder.JSONEncoder, "default", lambda self, o: "default"),
+        (json.encoder.JSONEncoder, "encode", lambda self, o: "encode"),
+        (json.encoder.JSONEncoder, "iterencode", lambda self, o, _one_shot=False: ["iterencode"]),
+        (json._default_encoder, "sort_keys", True),
+        (json._default_encoder, "indent", 1),
+        (json, "_default_encoder", json.JSONEncoder(separators=("|", "~"))),
+        (json.encoder, "c_make_encoder", None),
+        (json.encoder, "encode_basestring_ascii", lambda s: "ascii"),
+    ]
+    value = ["x", {"b": 1, "a": object()}]
+    for target, name, replacement in changes:
+        monkeypatch.setattr(target, name, replacement)
+        fast = _result(jsonfast.dumps, value)
+        assert fast == _result(json.dumps, value), (name, fast)
+        assert _result(jsonfast.dumps, "x") == _result(json.dumps, "x"), name
+        monkeypatch.undo()
+    assert jsonfast.dumps(["x"]) == '["x"]'
+
+
+def test_the_guest_dumps_as_its_own_original() -> None:
+    texts = [repr(v) for v in _values(5, 1500)[:1500]] + _texts(6, 500)
+    assert_guest_agrees("json.dumps", ("jsonfast.py", "json/__init__.py"), texts, (_result, _dumped))

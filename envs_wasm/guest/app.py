@@ -252,7 +252,8 @@ class _Trace:
 
 
 # Env option texts are parsed by json's C scanner where that gives the parser's result, and
-# `json.loads` of an action goes straight to that scanner where the original would.
+# plain `json.loads` and `json.dumps` calls go straight to json's C code where the originals
+# would make the same call.
 literal.install()
 jsonfast.install()
 
