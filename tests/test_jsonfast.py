@@ -248,5 +248,5 @@ def test_a_changed_default_encoder_is_respected(
 
 
 def test_the_guest_dumps_as_its_own_original() -> None:
-    texts = [repr(v) for v in _values(5, 1500)[:1500]] + _texts(6, 500)
+    texts = [repr(v) for v in _values(5, 1500)] + _texts(6, 500)
     assert_guest_agrees("json.dumps", ("jsonfast.py", "json/__init__.py"), texts, (_result, _dumped))
