@@ -9,37 +9,23 @@ import codegym
 import pytest
 
 from .baselines import HttpEnvServer, InProcessEnvs, ProcessPerEnv
-from .conftest import CODEGYM, HTTP_SERVER, IN_PROCESS, OBSERVE, PROCESS_PER_ENV, record
+from .conftest import (
+    CODEGYM,
+    HTTP_SERVER,
+    IN_PROCESS,
+    OBSERVE,
+    PROCESS_PER_ENV,
+    batches_per_call,
+    measure_steps,
+    record,
+)
 
 SIZES = (1, 64, 256, 1024)
-
-
-# Env-steps per timed call. At 1024 (9 ms for codegym at 256 envs) one preempted round on a
-# busy VM moved step @256 between 33k and 111k env-steps/s from run to run; 8192 makes a call
-# last 20 ms for the fastest approach, the in-process loop, and about 70 ms for codegym.
-STEPS_PER_CALL = 8192
-
-
-def _batches(n: int, enabled: bool) -> int:
-    """Batches per timed call: STEPS_PER_CALL env-steps, at least one; one in the smoke run."""
-    return max(1, STEPS_PER_CALL // n) if enabled else 1
 
 
 def _size(n: int, enabled: bool) -> None:
     if not enabled and n > 64:
         pytest.skip("smoke run: small sizes only")
-
-
-def _measure(benchmark: Any, enabled: bool, figure: str, approach: str, n: int, step: Any) -> None:
-    batches = _batches(n, enabled)
-    actions = [OBSERVE] * n
-
-    def run() -> None:
-        for _ in range(batches):
-            step(actions)
-
-    benchmark.pedantic(run, rounds=3, warmup_rounds=1)
-    record(benchmark, figure, approach, n * batches)
 
 
 @pytest.mark.parametrize("n", SIZES)
@@ -48,7 +34,7 @@ def test_step_codegym(benchmark: Any, enabled: bool, lis: Any, n: int) -> None:
     specs = [codegym.EnvSpec(lis.source, lis.env_str, seed=i) for i in range(n)]
     with codegym.EnvPool(specs) as pool:
         pool.reset().raise_for_error()
-        _measure(benchmark, enabled, f"step @{n}", CODEGYM, n, pool.step)
+        measure_steps(benchmark, enabled, f"step @{n}", CODEGYM, n, pool.step)
         out = pool.step([OBSERVE] * n)
         assert out.error == [None] * n and not out.done.any()
 
@@ -59,7 +45,7 @@ def test_send_recv_codegym(benchmark: Any, enabled: bool, lis: Any, n: int) -> N
     _size(n, enabled)
     specs = [codegym.EnvSpec(lis.source, lis.env_str, seed=i) for i in range(n)]
     batch = max(1, n // 2)
-    rounds = 2 * _batches(n, enabled)
+    rounds = 2 * batches_per_call(n, enabled)
     with codegym.EnvPool(specs) as pool:
         pool.reset().raise_for_error()
         pool.send([OBSERVE] * n, range(n))
@@ -79,7 +65,7 @@ def test_send_recv_codegym(benchmark: Any, enabled: bool, lis: Any, n: int) -> N
 def test_step_in_process_loop(benchmark: Any, enabled: bool, lis: Any, n: int) -> None:
     _size(n, enabled)
     envs = InProcessEnvs(lis.source, lis.env_name, [lis.env_str] * n)
-    _measure(benchmark, enabled, f"step @{n}", IN_PROCESS, n, envs.step)
+    measure_steps(benchmark, enabled, f"step @{n}", IN_PROCESS, n, envs.step)
 
 
 @pytest.mark.parametrize("n", SIZES)
@@ -87,7 +73,7 @@ def test_step_process_per_env(benchmark: Any, enabled: bool, lis: Any, n: int) -
     _size(n, enabled)
     envs = ProcessPerEnv(lis.source, lis.env_name, [lis.env_str] * n)
     try:
-        _measure(benchmark, enabled, f"step @{n}", PROCESS_PER_ENV, n, envs.step)
+        measure_steps(benchmark, enabled, f"step @{n}", PROCESS_PER_ENV, n, envs.step)
     finally:
         envs.close()
 
@@ -97,7 +83,7 @@ def test_step_http_server(benchmark: Any, enabled: bool, lis: Any, n: int) -> No
     _size(n, enabled)
     server = HttpEnvServer(lis.source, lis.env_name, [lis.env_str] * n, clients=32)
     try:
-        _measure(benchmark, enabled, f"step @{n}", HTTP_SERVER, n, server.step)
+        measure_steps(benchmark, enabled, f"step @{n}", HTTP_SERVER, n, server.step)
     finally:
         server.close()
 
