@@ -294,6 +294,50 @@ ODD_CASES = [
 ]
 
 
+ATTRS = """
+class AttrEnv:
+    reads = 0
+    mode = "ok"
+
+    @staticmethod
+    def from_env_str(env_str):
+        return AttrEnv()
+
+    def step(self, action):
+        self.mode = action
+        return f"{action} {AttrEnv.reads}"
+
+    def _read(self, value):
+        AttrEnv.reads += 1
+        if self.mode == "missing":
+            raise AttributeError("not there")
+        if self.mode == "broken":
+            raise KeyError("broken")
+        return value
+
+    reward = property(lambda self: self._read(0.5))
+    finished = property(lambda self: self._read(True))
+    step_count = property(lambda self: self._read(7))
+"""
+
+
+def test_missing_reward_finished_and_step_count_take_their_defaults() -> None:
+    """Read as ``getattr(env, name, default)`` would: an ``AttributeError`` (no attribute, or a
+    property raising it) gives reward 0.0, not finished and the wrapper's own step count; any
+    other exception is the env's error; each attribute is read once per step."""
+    with codegym.EnvPool([codegym.EnvSpec(ATTRS, "AttrEnv@{}")] * 3) as pool:
+        pool.reset().raise_for_error()
+        out = pool.step(["ok", "missing", "broken"])
+        assert out.error[:2] == [None, None], out.error
+        assert out.obs[:2] == ["ok 0", "missing 0"]
+        assert [float(r) for r in out.reward[:2]] == [0.5, 0.0]
+        assert [bool(d) for d in out.done[:2]] == [True, False]
+        assert [int(c) for c in out.step_count[:2]] == [7, 1]
+        assert out.error[2] is not None and "KeyError" in out.error[2], out.error[2]
+        again = pool.step(["missing"], [1])  # env 0 finished, env 2 failed
+        assert again.obs == ["missing 3"] and int(again.step_count[0]) == 2, again
+
+
 def test_reward_finished_and_step_count_of_any_type_are_converted() -> None:
     """An env's ``reward``, ``finished`` and ``step_count`` need not have the reported types:
     they are converted as ``float(reward or 0.0)``, ``bool(finished)`` and

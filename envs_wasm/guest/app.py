@@ -179,15 +179,33 @@ class WitWorld(wit_world.WitWorld):
             # `_State.outcome`, inlined on the per-step path (each Python call costs here), in
             # one string (see the WIT). Its parts are exactly `str`, `float`, `bool` and `int`,
             # so formatting them runs none of the env's code.
-            reward = getattr(env, "reward", 0.0)
-            done = getattr(env, "finished", False)
-            count = getattr(env, "step_count", _state.steps)
+            # `getattr(env, name, default)`, spelled as attribute reads: the interpreter
+            # specialises those for the env's class, where `getattr` is a builtin call each.
+            try:
+                reward = env.reward
+            except AttributeError:
+                reward = 0.0
+            try:
+                done = env.finished
+            except AttributeError:
+                done = False
+            try:
+                count = env.step_count
+            except AttributeError:
+                count = _state.steps
             limit = _state.max_obs_bytes
             if type(obs) is str and len(obs) <= limit and obs.isascii():
                 text = obs
             else:
                 text = _clip(obs, limit)
-            return f"O{float(reward or 0.0)!r} {'1' if done else '0'} {max(0, int(count or 0))}\n{text}"
+            # `float(reward or 0.0)` and `max(0, int(count or 0))`, without the calls in the
+            # common cases (a zero reward; a count that is already a non-negative `int`).
+            # Converted in the same order as before: reward, finished, step count.
+            head = "O0.0 " if not reward else f"O{float(reward)!r} "
+            head += "1 " if done else "0 "
+            if type(count) is not int or count < 0:
+                count = max(0, int(count or 0))
+            return f"{head}{count}\n{text}"
         except BaseException:
             return "E" + _error_text("the env's step() raised")
         finally:
