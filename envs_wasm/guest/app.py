@@ -168,7 +168,10 @@ class WitWorld(wit_world.WitWorld):
         finally:
             _flush_stdio()
 
-    def step(self, action: str) -> str:
+    # Static: componentize-py calls an export as an attribute of the world's instance, so a
+    # plain method would cost a bound-method object per step.
+    @staticmethod
+    def step(action: str) -> str:
         try:
             if _state.env is None:
                 raise RuntimeError("step() before reset()")
