@@ -33,14 +33,14 @@ import json
 import json.decoder
 import json.encoder
 
-_original = json.loads
+_original_loads = json.loads
 _Decoder = json.decoder.JSONDecoder
 _decode = _Decoder.decode
 _raw_decode = _Decoder.raw_decode
-_ATTRIBUTES = len(vars(json._default_decoder))
+_decoder_attribute_count = len(vars(json._default_decoder))
 
 
-@functools.wraps(_original)
+@functools.wraps(_original_loads)
 def loads(
     s,
     *,
@@ -67,7 +67,7 @@ def loads(
             type(decoder) is _Decoder
             and _Decoder.decode is _decode
             and _Decoder.raw_decode is _raw_decode
-            and len(decoder.__dict__) == _ATTRIBUTES
+            and len(decoder.__dict__) == _decoder_attribute_count
         ):
             try:
                 value, end = decoder.scan_once(s, 0)
@@ -76,7 +76,7 @@ def loads(
             else:
                 if end == len(s):
                     return value
-    return _original(
+    return _original_loads(
         s,
         cls=cls,
         object_hook=object_hook,
@@ -91,7 +91,7 @@ def loads(
 _original_dumps = json.dumps
 _Encoder = json.encoder.JSONEncoder
 _encoder = json._default_encoder
-_attributes = dict(vars(_encoder))
+_encoder_attributes = dict(vars(_encoder))
 _encode = _Encoder.encode
 _iterencode = _Encoder.iterencode
 _default = _Encoder.default
@@ -152,7 +152,7 @@ def dumps(
         and _Encoder.item_separator is _item_separator
         and json.encoder.c_make_encoder is _c_make_encoder
         and json.encoder.encode_basestring_ascii is _encode_ascii
-        and vars(_encoder) == _attributes
+        and vars(_encoder) == _encoder_attributes
     ):
         if isinstance(obj, str):
             return _encode_ascii(obj)
