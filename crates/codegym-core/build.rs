@@ -6,12 +6,16 @@
 //! (pip puts it there from `[build-system] requires` during `pip install`), else through
 //! `python3 -m componentize_py`.
 //!
-//! The component is then post-processed in place (`build/immortal.rs`): the objects of its
-//! pre-initialised interpreter are made immortal, so sandboxes never write to their headers.
+//! The component is then post-processed in place: the objects of its pre-initialised
+//! interpreter are made immortal, so sandboxes never write to their headers
+//! (`build/immortal.rs`), and its interpreter keeps the GIL held between export calls
+//! (`build/gil.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[path = "build/gil.rs"]
+mod gil;
 #[path = "build/immortal.rs"]
 mod immortal;
 
@@ -21,6 +25,7 @@ fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default()).join("env_host.wasm");
     println!("cargo:rerun-if-env-changed=CODEGYM_COMPONENTIZE_PY");
     println!("cargo:rerun-if-changed=build/immortal.rs");
+    println!("cargo:rerun-if-changed=build/gil.rs");
     rerun_if_changed(&guest_root);
 
     let attempts: Vec<(String, Vec<String>)> = match std::env::var("CODEGYM_COMPONENTIZE_PY") {
@@ -55,7 +60,7 @@ fn main() {
             .status();
         match status {
             Ok(s) if s.success() => {
-                make_immortal(&out);
+                post_process(&out);
                 emit_hash(&out);
                 return;
             }
@@ -72,16 +77,19 @@ fn main() {
     std::process::exit(1);
 }
 
-fn make_immortal(component: &Path) {
+fn post_process(component: &Path) {
     let result = std::fs::read(component)
         .map_err(|e| format!("reading {}: {e}", component.display()))
         .and_then(|mut bytes| {
-            immortal::immortalize(&mut bytes)?;
+            immortal::immortalize(&mut bytes)
+                .map_err(|e| format!("making the snapshot's objects immortal: {e}"))?;
+            gil::keep_gil_held(&mut bytes)
+                .map_err(|e| format!("keeping the GIL held between calls: {e}"))?;
             std::fs::write(component, &bytes)
                 .map_err(|e| format!("writing {}: {e}", component.display()))
         });
     if let Err(e) = result {
-        eprintln!("error: making the guest's snapshot objects immortal: {e}");
+        eprintln!("error: post-processing the guest component: {e}");
         std::process::exit(1);
     }
 }

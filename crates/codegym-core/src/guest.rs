@@ -47,8 +47,26 @@ pub(crate) fn step_reply(mut text: String) -> Result<(String, f64, bool, u64), S
 }
 
 #[cfg(test)]
+#[path = "../build/gil.rs"]
+mod gil;
+
+#[cfg(test)]
 mod tests {
-    use super::step_reply;
+    use super::{gil, step_reply, COMPONENT};
+
+    /// The build removed `PyGILState_Release`'s call that drops the GIL (`build/gil.rs`); the
+    /// same scan still finds `PyGILState_Ensure`'s call that takes it, so a count of zero is
+    /// the patch and not a scan that finds nothing.
+    #[test]
+    fn the_embedded_guest_keeps_the_gil_between_calls() {
+        assert_eq!(gil::calls(COMPONENT, gil::CALLER, gil::CALLEE), Ok(0));
+        assert_eq!(
+            gil::calls(COMPONENT, "PyGILState_Ensure", "PyEval_RestoreThread"),
+            Ok(1)
+        );
+        let mut patched = COMPONENT.to_vec();
+        assert!(gil::keep_gil_held(&mut patched).is_err(), "patched twice");
+    }
 
     #[test]
     fn step_replies_read_back_exactly() {

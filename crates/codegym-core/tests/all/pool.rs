@@ -268,6 +268,49 @@ class ImmortalEnv(gymnasium.Env):
     );
 }
 
+/// The build keeps the guest's GIL held between calls (`build/gil.rs`); what releases it inside
+/// a call (`Py_BEGIN_ALLOW_THREADS` around a sleep, a clock read, a write) still releases and
+/// re-takes it in pairs, step after step, episode after episode.
+#[test]
+fn blocking_calls_inside_steps_release_and_retake_the_gil() {
+    let source = r#"
+import os
+import time
+
+
+class SleepEnv:
+    def __init__(self):
+        time.sleep(0.001)
+        self.step_count = 0
+
+    @staticmethod
+    def from_env_str(env_str):
+        return SleepEnv()
+
+    def step(self, action):
+        self.step_count += 1
+        time.sleep(0.001)
+        os.write(1, b"")
+        print("step", self.step_count)
+        return True, f"{self.step_count} {len(os.urandom(4))} {time.monotonic() > 0}"
+"#;
+    let p = pool(
+        vec![spec(source, "SleepEnv@{}"), spec(source, "SleepEnv@{}")],
+        Limits::default(),
+    );
+    for _ in 0..2 {
+        let r = p.reset(None).unwrap();
+        assert!(r.iter().all(|o| o.error.is_none()), "{r:?}");
+        for count in 1..=3 {
+            let s = p.step(&[act("A", "{}"), act("A", "{}")], None).unwrap();
+            for o in &s {
+                assert!(o.error.is_none(), "{:?}", o.error);
+                assert_eq!(o.obs, format!("{count} 4 True"));
+            }
+        }
+    }
+}
+
 /// The smallest memory limit a pool accepts is enough for the guest to start, load an env and run
 /// an episode, and one byte less is refused.
 #[test]
