@@ -1,12 +1,13 @@
 """Fill the snapshot heap's free 32-byte blocks, so that sandboxes allocate on fresh pages.
 
 Importing the stdlib and running the warm-up (warmup.py) frees many small objects, and the
-allocator (mimalloc in this CPython build) keeps their blocks for reuse. Every sandbox starts
-from that snapshot, so its first small objects (ints, small tuples, bound methods, cells: the
-17-32-byte size class on wasm32) land in those holes, scattered over pages that otherwise hold
-only shared data, and each such write copies a whole page into the sandbox. Filling the holes
-once, here, with objects that stay alive makes every sandbox allocate on contiguous pages
-instead.
+allocator keeps their blocks for reuse (wasi-libc's malloc, dlmalloc: this CPython build has no
+pymalloc, and the mimalloc compiled into it is the default only for free-threaded builds).
+Every sandbox starts from that snapshot, so its first small objects (ints, small tuples, bound
+methods, cells: the 17-32-byte size class on wasm32) land in those holes, scattered over pages
+that otherwise hold only shared data, and each such write copies a whole page into the sandbox.
+Filling the holes once, here, with objects that stay alive makes every sandbox allocate on
+contiguous pages instead.
 
 How many: the probe (crates/codegym-core/examples/probe.rs, LIS env, snapshot objects already
 immortal) counts page faults per sandbox for instantiate + load as the number of pinned blocks
