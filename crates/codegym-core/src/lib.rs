@@ -13,6 +13,7 @@
 //! This crate has no Python bindings; `crates/codegym-python` wraps it as `codegym._core`.
 
 mod action;
+mod affinity;
 mod code;
 mod engine;
 mod error;

@@ -2,7 +2,8 @@
 //!
 //! Sync calls (`reset`, `step`, `solve`) run one batch across the threads and return when all of
 //! it is done. Async calls (`send`, `recv`) queue work per env and hand back results as they
-//! finish, so a slow env never holds back a fast one. An env with work in flight is *busy*: it
+//! finish, so a slow env never holds back a fast one. Either way each env runs on its home
+//! thread unless that thread has fallen behind (`crate::affinity`). An env with work in flight is *busy*: it
 //! accepts no other call until its result has been received.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use rayon::prelude::*;
 
+use crate::affinity::{run_batch, HomeQueues};
 use crate::engine::Engine;
 use crate::error::{ConfigError, EngineError, EnvError, EnvErrorKind};
 use crate::limits::Limits;
@@ -34,6 +36,21 @@ pub struct StepOutcome {
     pub truncated: bool,
     pub step_count: u64,
     pub error: Option<EnvError>,
+}
+
+impl StepOutcome {
+    /// An ended episode with no observation; `error` says why, when it failed.
+    fn ended(env_id: usize, error: Option<EnvError>) -> Self {
+        StepOutcome {
+            env_id,
+            obs: String::new(),
+            reward: 0.0,
+            done: true,
+            truncated: false,
+            step_count: 0,
+            error,
+        }
+    }
 }
 
 /// The outcome of `solve` for one env.
@@ -178,27 +195,12 @@ impl Slot {
         }
     }
 
-    fn outcome(&self, env_id: usize) -> StepOutcome {
-        StepOutcome {
-            env_id,
-            obs: String::new(),
-            reward: 0.0,
-            done: true,
-            truncated: false,
-            step_count: 0,
-            error: None,
-        }
-    }
-
     fn fail(&mut self, env_id: usize, error: EnvError) -> StepOutcome {
         if error.kind.poisons() {
             self.sandbox = None;
             self.phase = Phase::Failed(error.clone());
         }
-        StepOutcome {
-            error: Some(error),
-            ..self.outcome(env_id)
-        }
+        StepOutcome::ended(env_id, Some(error))
     }
 
     /// Append to the replay log, or drop the log once it is over its bounds.
@@ -253,7 +255,7 @@ impl Slot {
                 StepOutcome {
                     obs,
                     done: false,
-                    ..self.outcome(env_id)
+                    ..StepOutcome::ended(env_id, None)
                 }
             }
             Err(error) => self.fail(env_id, error),
@@ -297,7 +299,7 @@ impl Slot {
                     limits.max_action_bytes
                 ),
                 done: false,
-                ..self.outcome(env_id)
+                ..StepOutcome::ended(env_id, None)
             };
         }
         let result = sandbox.step(action);
@@ -448,15 +450,7 @@ impl Shared {
                     self.auto_reset,
                 )
             },
-            |error| StepOutcome {
-                env_id: id,
-                obs: String::new(),
-                reward: 0.0,
-                done: true,
-                truncated: false,
-                step_count: 0,
-                error: Some(error),
-            },
+            |error| StepOutcome::ended(id, Some(error)),
         )
     }
 }
@@ -472,6 +466,8 @@ pub fn release_idle_sandboxes() -> usize {
 pub struct EnvPool {
     shared: Arc<Shared>,
     threads: rayon::ThreadPool,
+    /// Actions sent and not yet started, queued by their env's home thread.
+    queued: Arc<HomeQueues<(usize, String)>>,
     tx: Sender<StepOutcome>,
     rx: Receiver<StepOutcome>,
     in_flight: usize,
@@ -536,6 +532,7 @@ impl EnvPool {
                 entries: RwLock::new(entries),
                 idle: Idle::process(),
             }),
+            queued: Arc::new(HomeQueues::new(threads.current_num_threads())),
             threads,
             tx,
             rx,
@@ -597,24 +594,13 @@ impl EnvPool {
     pub fn reset(&self, ids: Option<Vec<usize>>) -> Result<Vec<StepOutcome>, ConfigError> {
         let ids = self.resolve_ids(ids)?;
         let shared = &self.shared;
-        Ok(self.threads.install(|| {
-            ids.par_iter()
-                .map(|&id| {
-                    shared.with_slot(
-                        id,
-                        |slot| slot.reset(id, &shared.engine, &shared.limits, &shared.idle, false),
-                        |error| StepOutcome {
-                            env_id: id,
-                            obs: String::new(),
-                            reward: 0.0,
-                            done: true,
-                            truncated: false,
-                            step_count: 0,
-                            error: Some(error),
-                        },
-                    )
-                })
-                .collect()
+        Ok(run_batch(&self.threads, &ids, |j| {
+            let id = ids[j];
+            shared.with_slot(
+                id,
+                |slot| slot.reset(id, &shared.engine, &shared.limits, &shared.idle, false),
+                |error| StepOutcome::ended(id, Some(error)),
+            )
         }))
     }
 
@@ -627,11 +613,8 @@ impl EnvPool {
         let ids = self.resolve_ids(ids)?;
         check_lengths(actions.len(), ids.len())?;
         let shared = &self.shared;
-        Ok(self.threads.install(|| {
-            ids.par_iter()
-                .zip(actions.par_iter())
-                .map(|(&id, action)| shared.step_one(id, action))
-                .collect()
+        Ok(run_batch(&self.threads, &ids, |j| {
+            shared.step_one(ids[j], &actions[j])
         }))
     }
 
@@ -644,16 +627,13 @@ impl EnvPool {
     ) -> Result<Vec<SolveOutcome>, ConfigError> {
         let ids = self.resolve_ids(ids)?;
         let shared = &self.shared;
-        Ok(self.threads.install(|| {
-            ids.par_iter()
-                .map(|&id| {
-                    shared.with_slot(
-                        id,
-                        |slot| slot.solve(id, &shared.engine, &shared.limits, &shared.idle, record),
-                        |error| solve_failure(id, error),
-                    )
-                })
-                .collect()
+        Ok(run_batch(&self.threads, &ids, |j| {
+            let id = ids[j];
+            shared.with_slot(
+                id,
+                |slot| slot.solve(id, &shared.engine, &shared.limits, &shared.idle, record),
+                |error| solve_failure(id, error),
+            )
         }))
     }
 
@@ -663,15 +643,26 @@ impl EnvPool {
     pub fn send(&mut self, actions: Vec<String>, ids: Vec<usize>) -> Result<(), ConfigError> {
         let ids = self.resolve_ids(Some(ids))?;
         check_lengths(actions.len(), ids.len())?;
+        let jobs = ids.len();
         for (id, action) in ids.into_iter().zip(actions) {
             self.shared.entry(id).busy.store(true, Ordering::Release);
             self.in_flight += 1;
-            let shared = self.shared.clone();
-            let tx = self.tx.clone();
+            self.queued.push(id, (id, action));
+        }
+        // One drain per thread that has work to do (at most one per job): each drains the
+        // queues, those of the thread it runs on first; a drain that finds them empty (another
+        // drain took the work) returns at once.
+        for _ in 0..jobs.min(self.threads.current_num_threads()) {
+            let (shared, queued, tx) = (self.shared.clone(), self.queued.clone(), self.tx.clone());
             self.threads.spawn(move || {
-                let outcome = shared.step_one(id, &action);
-                // The receiver lives as long as the pool; a send can only fail while it drops.
-                let _ = tx.send(outcome);
+                queued.drain(
+                    rayon::current_thread_index().unwrap_or(0),
+                    |(id, action)| {
+                        let outcome = shared.step_one(id, &action);
+                        // The receiver lives as long as the pool; a send can fail only while it drops.
+                        let _ = tx.send(outcome);
+                    },
+                )
             });
         }
         Ok(())
