@@ -291,6 +291,17 @@ ODD_CASES = [
     ("(2.0**60, True, 2**62, 'E\\nO1.0 1 1\\n')", "E\nO1.0 1 1\n", 2.0**60, True, 2**62),
     ("(2.0**-149, False, 9, '')", "", 2.0**-149, False, 9),
     ("(float('inf'), False, 1, 'i')", "i", float("inf"), False, 1),
+    # Counts below 1024 are written from a table of their texts, larger ones formatted.
+    ("(0.0, False, 1023, 'c')", "c", 0.0, False, 1023),
+    ("(0.0, False, 1024, 'd')", "d", 0.0, False, 1024),
+    # An int subclass is reported by its value, not by what its own methods make of it.
+    (
+        "(0.0, False, type('I', (int,), {'__format__': lambda s, f: '9', '__str__': lambda s: '9'})(5), 'j')",
+        "j",
+        0.0,
+        False,
+        5,
+    ),
 ]
 
 
