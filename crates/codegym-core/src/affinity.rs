@@ -28,6 +28,11 @@ pub(crate) fn home(id: usize, threads: usize) -> usize {
     id % threads.max(1)
 }
 
+/// The homes thread `me` takes work from, in order: its own, then the others'.
+fn homes_from(me: usize, threads: usize) -> impl Iterator<Item = usize> {
+    (0..threads).map(move |offset| (me + offset) % threads)
+}
+
 /// Runs `work(j)` for every position `j` of a batch of env ids on every thread of `threads`,
 /// each position preferably on its env's home thread, and returns the results in batch order.
 pub(crate) fn run_batch<T: Send>(
@@ -43,9 +48,8 @@ pub(crate) fn run_batch<T: Send>(
     // How many positions of each home have been claimed: a position is run by whoever claims it.
     let claimed: Vec<Counter> = (0..k).map(|_| Counter::default()).collect();
     let per_thread: Vec<Vec<(usize, T)>> = threads.broadcast(|ctx| {
-        let me = ctx.index() % k;
         let mut done = Vec::new();
-        for home in (0..k).map(|offset| (me + offset) % k) {
+        for home in homes_from(ctx.index(), k) {
             while let Some(&j) = homes[home].get(claimed[home].0.fetch_add(1, Ordering::Relaxed)) {
                 done.push((j, work(j)));
             }
@@ -86,8 +90,7 @@ impl<J: Send> HomeQueues<J> {
     /// Runs queued jobs on thread `me` until every queue is empty: its home's first, then the
     /// others'.
     pub(crate) fn drain(&self, me: usize, mut run: impl FnMut(J)) {
-        let k = self.queues.len();
-        for home in (0..k).map(|offset| (me + offset) % k) {
+        for home in homes_from(me, self.queues.len()) {
             while let Ok(job) = self.queues[home].1.try_recv() {
                 run(job);
             }

@@ -3,8 +3,8 @@
 //! Sync calls (`reset`, `step`, `solve`) run one batch across the threads and return when all of
 //! it is done. Async calls (`send`, `recv`) queue work per env and hand back results as they
 //! finish, so a slow env never holds back a fast one. Either way each env runs on its home
-//! thread unless that thread has fallen behind (`crate::affinity`). An env with work in flight is *busy*: it
-//! accepts no other call until its result has been received.
+//! thread unless that thread has fallen behind (`crate::affinity`). An env with work in flight
+//! is *busy*: it accepts no other call until its result has been received.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
