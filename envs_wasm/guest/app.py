@@ -124,7 +124,8 @@ _state = _State()
 
 # The step count as text for the first 1,024 steps of an episode: formatting an `int` converts
 # and allocates on every step, indexing this (immortal, shared) tuple does neither.
-_COUNT_TEXT = tuple(str(count) for count in range(1024))
+_COUNT_TEXTS = 1024
+_COUNT_TEXT = tuple(str(count) for count in range(_COUNT_TEXTS))
 
 
 class WitWorld(wit_world.WitWorld):
@@ -212,7 +213,7 @@ class WitWorld(wit_world.WitWorld):
             head += "1 " if done else "0 "
             if type(count) is not int or count < 0:
                 count = max(0, int(count or 0))
-            return f"{head}{_COUNT_TEXT[count] if count < 1024 else count}\n{text}"
+            return f"{head}{_COUNT_TEXT[count] if count < _COUNT_TEXTS else count}\n{text}"
         except BaseException:
             return "E" + _error_text("the env's step() raised")
         finally:
