@@ -113,6 +113,110 @@ impl MemorySeen {
     }
 }
 
+/// A page of linear memory, as the kernel maps it.
+const PAGE: usize = 4096;
+
+impl MemorySeen {
+    /// Read one byte of each of `pages` (page indices, ascending) that lies inside the memory,
+    /// so that the translations and cache lines a step is about to need are fetched together,
+    /// ahead of it, rather than one at a time as the interpreter reaches them (see "Warming a
+    /// sandbox's pages" in docs/architecture.md). Reads only: nothing the guest sees changes.
+    ///
+    /// Contract (crate-internal): the sandbox is not running a call (its owner holds it), so
+    /// its memory is mapped at its base for at least `len` bytes (it never shrinks or moves).
+    pub(crate) fn warm(&self, pages: &[u32]) {
+        let (base, len) = (self.base.load(Ordering::Relaxed), self.len());
+        if base == 0 {
+            return;
+        }
+        for &page in pages {
+            let offset = page as usize * PAGE;
+            if offset >= len {
+                break;
+            }
+            // SAFETY: `offset` is inside the live memory (checked above, and by the contract);
+            // a volatile read of one byte, so the compiler keeps it.
+            unsafe { std::ptr::read_volatile((base + offset) as *const u8) };
+        }
+    }
+
+    /// The pages of this memory that are mapped, as page indices (ascending).
+    pub(crate) fn mapped(&self) -> std::io::Result<Vec<u32>> {
+        pagemap::mapped(self.base.load(Ordering::Relaxed), self.len())
+    }
+
+    /// Map the mapped pages of this memory again, copy-on-write from a private copy of their
+    /// current bytes, so that no page of the memory is mapped until the guest or the host
+    /// touches it: the pages mapped after a call are the ones the call touched. The bytes are
+    /// unchanged. (Pages not mapped yet are left alone: they are not mapped either.)
+    ///
+    /// Only for a sandbox that is dropped afterwards: its pages then come from that copy, not
+    /// from the guest's image, so the written-page lists that recycling and copying a sandbox
+    /// rely on would no longer show what it wrote. If this fails, the memory's contents are
+    /// unspecified and the sandbox must not be called again.
+    ///
+    /// Contract (crate-internal): as for [`MemorySeen::warm`], and nothing else reads or
+    /// writes the memory meanwhile.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn remap_from_copy(&self) -> std::io::Result<()> {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        use std::os::unix::fs::FileExt;
+        let (base, len) = (self.base.load(Ordering::Relaxed), self.len());
+        if base == 0 || len == 0 || !base.is_multiple_of(PAGE) || !len.is_multiple_of(PAGE) {
+            return Err(std::io::Error::other("the memory has not been seen"));
+        }
+        let mut runs: Vec<Range<usize>> = Vec::new();
+        for page in self.mapped()? {
+            let start = page as usize * PAGE;
+            match runs.last_mut() {
+                Some(last) if last.end == start => last.end += PAGE,
+                _ => runs.push(start..start + PAGE),
+            }
+        }
+        // SAFETY: memfd_create takes a NUL-terminated name and flags and returns a new fd.
+        let fd = unsafe { libc::memfd_create(c"codegym-step-pages".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just created and nothing else owns it.
+        let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        // Each page at its own offset; the rest of the file is holes, which take no memory.
+        file.set_len(len as u64)?;
+        for run in &runs {
+            // SAFETY: `run` lies inside the live memory (the contract), read while no call runs.
+            let bytes =
+                unsafe { std::slice::from_raw_parts((base + run.start) as *const u8, run.len()) };
+            file.write_all_at(bytes, run.start as u64)?;
+        }
+        for run in &runs {
+            let at = base + run.start;
+            // SAFETY: replaces the mapping of a range inside the live memory, read-write as
+            // before, with a private mapping of the same bytes; no reference into the range is
+            // held across the call.
+            let mapped = unsafe {
+                libc::mmap(
+                    at as *mut libc::c_void,
+                    run.len(),
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_FIXED,
+                    file.as_raw_fd(),
+                    run.start as libc::off_t,
+                )
+            };
+            if mapped as usize != at {
+                return Err(std::io::Error::last_os_error());
+            }
+            // SAFETY: the same range, now mapped from the copy.
+            let pages = unsafe { std::slice::from_raw_parts(at as *const u8, run.len()) };
+            // Fault-around would map a touched page's neighbours too.
+            if !crate::fault_around::disable(pages) {
+                return Err(std::io::Error::other("fault-around cannot be turned off"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Make `to` (a sandbox's memory, lent to a hook) hold the bytes the memory `from` saw (the same
 /// guest's, the same size): every page of `to_written` (what `to` has written, from
 /// [`MemorySeen::written_all`]; nothing for a fresh instance) and of `from_written` (what `from`

@@ -59,6 +59,16 @@ fn entries(base: usize, len: usize) -> std::io::Result<Vec<u64>> {
         .collect())
 }
 
+/// The pages of `len` bytes at `base` that are mapped (read or written), as page indices.
+pub(crate) fn mapped(base: usize, len: usize) -> std::io::Result<Vec<u32>> {
+    Ok(entries(base, len)?
+        .into_iter()
+        .enumerate()
+        .filter(|(_, bits)| bits & PRESENT != 0)
+        .filter_map(|(i, _)| u32::try_from(i).ok())
+        .collect())
+}
+
 /// How many pages of `len` bytes at `base` are mapped.
 #[cfg(test)]
 pub(crate) fn mapped_pages(base: usize, len: usize) -> usize {

@@ -262,6 +262,7 @@ impl Slot {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn step(
         &mut self,
         env_id: usize,
@@ -270,6 +271,7 @@ impl Slot {
         limits: &Arc<Limits>,
         idle: &Idle,
         auto_reset: bool,
+        warm: bool,
     ) -> StepOutcome {
         if self.phase != Phase::Running {
             if auto_reset && self.phase != Phase::NeverReset {
@@ -301,6 +303,19 @@ impl Slot {
                 done: false,
                 ..StepOutcome::ended(env_id, None)
             };
+        }
+        if warm {
+            let spec = &self.spec;
+            let pages = sandbox.class().and_then(|class| {
+                class.step_pages(|| {
+                    let mut learner = Sandbox::for_spec(engine, limits.clone(), spec).ok()?;
+                    learner.reset(&spec.env_str, spec.seed).ok()?;
+                    learner.step_pages(action)
+                })
+            });
+            if let Some(pages) = pages {
+                sandbox.warm(&pages);
+            }
         }
         let result = sandbox.step(action);
         self.log(Event::Step(action.to_owned()));
@@ -437,7 +452,9 @@ impl Shared {
         }
     }
 
-    fn step_one(&self, id: usize, action: &str) -> StepOutcome {
+    /// Step one env; with `warm`, touch the pages its step will touch first (see
+    /// [`WARM_FROM_ENVS_PER_THREAD`]).
+    fn step_one(&self, id: usize, action: &str, warm: bool) -> StepOutcome {
         self.with_slot(
             id,
             |slot| {
@@ -448,12 +465,22 @@ impl Shared {
                     &self.limits,
                     &self.idle,
                     self.auto_reset,
+                    warm,
                 )
             },
             |error| StepOutcome::ended(id, Some(error)),
         )
     }
 }
+
+/// Steps warm their env's pages first ([`Sandbox::warm`]) when the batch gives each worker
+/// thread at least this many envs: each thread then cycles through more sandboxes than its
+/// translation and cache entries hold, and a step pays a miss for most pages it touches, one
+/// after another; touched together ahead of the step, they are fetched in parallel. Below
+/// it the pages are still cached and the reads only add their own cost. Measured on one thread
+/// (LIS `Observe`, sandboxes stepped in turn, with and without): 4 sandboxes 7.62 → 7.80 µs,
+/// 8: 7.86 → 7.92, 16: 8.53 → 8.22, 32: 9.72 → 8.87, 64: 9.80 → 8.97, 128: 10.16 → 9.21.
+pub(crate) const WARM_FROM_ENVS_PER_THREAD: usize = 16;
 
 /// Drop the sandboxes kept for recycling (see [`crate::recycle`]), freeing their memory: those
 /// that closed pools and finished episodes left for later envs of their classes, and each
@@ -613,8 +640,9 @@ impl EnvPool {
         let ids = self.resolve_ids(ids)?;
         check_lengths(actions.len(), ids.len())?;
         let shared = &self.shared;
+        let warm = ids.len() >= WARM_FROM_ENVS_PER_THREAD * self.threads.current_num_threads();
         Ok(run_batch(&self.threads, &ids, |j| {
-            shared.step_one(ids[j], &actions[j])
+            shared.step_one(ids[j], &actions[j], warm)
         }))
     }
 
@@ -652,13 +680,15 @@ impl EnvPool {
         // One drain per thread that has work to do (at most one per job): each drains the
         // queues, those of the thread it runs on first; a drain that finds them empty (another
         // drain took the work) returns at once.
-        for _ in 0..jobs.min(self.threads.current_num_threads()) {
+        let threads = self.threads.current_num_threads();
+        let warm = self.in_flight >= WARM_FROM_ENVS_PER_THREAD * threads;
+        for _ in 0..jobs.min(threads) {
             let (shared, queued, tx) = (self.shared.clone(), self.queued.clone(), self.tx.clone());
             self.threads.spawn(move || {
                 queued.drain(
                     rayon::current_thread_index().unwrap_or(0),
                     |(id, action)| {
-                        let outcome = shared.step_one(id, &action);
+                        let outcome = shared.step_one(id, &action, warm);
                         // The receiver lives as long as the pool; a send can fail only while it drops.
                         let _ = tx.send(outcome);
                     },

@@ -550,6 +550,32 @@ impl Sandbox {
         })
     }
 
+    /// The pages of linear memory that a step with `action` touches (page indices, ascending),
+    /// for [`Sandbox::warm`]; consumes this sandbox, which the caller made for it. It steps
+    /// once (the first step after a reset runs code for the first time and touches more), maps
+    /// its memory again from a copy so that no page is mapped ([`MemorySeen::remap_from_copy`]),
+    /// steps again, and lists the pages mapped since: the guest's and the host's accesses alike
+    /// (lowering the action, lifting the reply). `None` if a step fails or the kernel cannot
+    /// tell (no `memfd`, no userfaultfd to turn fault-around off).
+    pub fn step_pages(mut self, action: &str) -> Option<Vec<u32>> {
+        self.step(action).ok()?;
+        #[cfg(target_os = "linux")]
+        {
+            self.memory.remap_from_copy().ok()?;
+            self.step(action).ok()?;
+            self.memory.mapped().ok()
+        }
+        #[cfg(not(target_os = "linux"))]
+        None
+    }
+
+    /// Touch `pages` (from [`Sandbox::step_pages`] of a sandbox of the same class) before a
+    /// step: one read per page, all issued together, so the step finds its address translations
+    /// and those cache lines fetched. Changes nothing the guest sees.
+    pub fn warm(&self, pages: &[u32]) {
+        self.memory.warm(pages);
+    }
+
     /// Captured (stdout, stderr) since the last reset.
     pub fn output(&self) -> (String, String) {
         (self.host.stdout.text(), self.host.stderr.text())
@@ -759,6 +785,54 @@ class SumEnv:
         let memory = std::sync::Mutex::new(Vec::new());
         sandbox.sync(crate::memory::Dump(&memory)).unwrap();
         memory.into_inner().unwrap()
+    }
+
+    /// How `step_pages` learns what a step touches, and `warm`, change nothing the guest sees:
+    /// a sandbox whose memory was mapped again from a copy of itself has nothing mapped, then
+    /// steps exactly like an untouched twin (results, fuel), after which the pages it has
+    /// mapped are some of those it had before, not all; the twin, warmed with them, steps
+    /// the same again, and the two memories are identical byte for byte.
+    #[test]
+    fn remapping_a_memory_and_warming_its_pages_change_nothing_the_guest_sees() {
+        let limits = Arc::new(Limits::default());
+        let engine = Engine::shared(limits.stack_bytes).unwrap();
+        let spec = EnvSpec::new(Arc::from(SOURCE), "NoiseEnv@{}", None, 3).unwrap();
+        let mut remapped = Sandbox::for_spec(&engine, limits.clone(), &spec).unwrap();
+        let mut twin = Sandbox::for_spec(&engine, limits.clone(), &spec).unwrap();
+        assert_eq!(
+            remapped.reset("NoiseEnv@{}", 3).unwrap(),
+            twin.reset("NoiseEnv@{}", 3).unwrap()
+        );
+        assert_eq!(remapped.step("a").unwrap(), twin.step("a").unwrap());
+        let mapped_before = remapped.memory.mapped().unwrap().len();
+        remapped.memory.remap_from_copy().unwrap();
+        assert_eq!(remapped.memory.mapped().unwrap(), Vec::<u32>::new());
+        assert_eq!(remapped.step("b").unwrap(), twin.step("b").unwrap());
+        assert_eq!(remapped.fuel_left(), twin.fuel_left());
+        let touched = remapped.memory.mapped().unwrap();
+        assert!(
+            !touched.is_empty() && touched.len() < mapped_before,
+            "a step touched {} pages of the {mapped_before} mapped",
+            touched.len()
+        );
+        twin.warm(&touched);
+        remapped.warm(&touched);
+        assert_eq!(remapped.step("c").unwrap(), twin.step("c").unwrap());
+        assert_eq!(remapped.fuel_left(), twin.fuel_left());
+        assert!(
+            dump(&mut remapped) == dump(&mut twin),
+            "the remapped sandbox's memory differs from its twin's"
+        );
+        assert_eq!(remapped.output(), twin.output());
+
+        let mut learner = Sandbox::for_spec(&engine, limits.clone(), &spec).unwrap();
+        learner.reset("NoiseEnv@{}", 3).unwrap();
+        let pages = learner.step_pages("a").expect("the kernel can tell");
+        assert!(
+            pages.windows(2).all(|w| w[0] < w[1]),
+            "ascending, once each"
+        );
+        assert!(!pages.is_empty() && pages.len() < mapped_before);
     }
 
     /// A copy made from a snapshot is the original, byte for byte: after the same further

@@ -333,3 +333,41 @@ fn the_minimum_memory_limit_runs_an_episode() {
     };
     assert!(below.validate().is_err());
 }
+
+/// Steps of batches large enough to warm each env's pages first (16 envs on one thread; the
+/// class learns its pages in a sandbox of its own once it has had 8,192 such steps) give the
+/// results that the same envs give in batches of 8, which never warm.
+#[test]
+fn warmed_steps_give_the_results_of_unwarmed_ones() {
+    let specs: Vec<_> = (0..16)
+        .map(|i| spec(MAX_ENV, &format!("MaxEnv@{{'nums': [{i}, 9, 2]}}")))
+        .collect();
+    let options = || codegym_core::PoolOptions {
+        num_threads: Some(1),
+        ..Default::default()
+    };
+    let warmed = EnvPool::new(specs.clone(), options()).unwrap();
+    let halves = EnvPool::new(specs, options()).unwrap();
+    assert_eq!(warmed.reset(None).unwrap(), halves.reset(None).unwrap());
+    let by_halves = |call: &String| -> Vec<StepOutcome> {
+        [0..8, 8..16]
+            .into_iter()
+            .flat_map(|ids| {
+                let ids: Vec<usize> = ids.collect();
+                halves.step(&vec![call.clone(); 8], Some(ids)).unwrap()
+            })
+            .collect()
+    };
+    let observe = act("Observe", "{}");
+    for _ in 0..8192 / 16 + 1 {
+        assert_eq!(
+            warmed.step(&vec![observe.clone(); 16], None).unwrap(),
+            by_halves(&observe)
+        );
+    }
+    let done = act("Done", r#"{"answer": 9}"#);
+    assert_eq!(
+        warmed.step(&vec![done.clone(); 16], None).unwrap(),
+        by_halves(&done)
+    );
+}
