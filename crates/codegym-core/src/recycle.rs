@@ -27,7 +27,7 @@
 
 use std::collections::VecDeque;
 use std::ops::Range;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use crate::memory::{MemorySeen, Profile, Template};
@@ -64,10 +64,12 @@ pub(crate) struct Recycling {
     pristine: Mutex<Made>,
     /// Sandboxes that loaded the class (the second makes its pristine sandbox).
     loads: AtomicUsize,
-    /// The pages a step of the class touches, learned once (`None`: they could not be).
-    step_pages: OnceLock<Option<Arc<[u32]>>>,
-    /// Steps of the class that would have warmed its pages, until they are learned.
+    /// The pages a step of the class touches, once learned.
+    step_pages: OnceLock<Arc<[u32]>>,
+    /// Steps of the class that would have warmed its pages since it last tried to learn them.
     warm_steps: AtomicUsize,
+    /// A thread is learning the class's pages (the others step without warming meanwhile).
+    learning: AtomicBool,
 }
 
 /// Steps of a class that would warm its pages before the class learns them: learning costs
@@ -134,17 +136,26 @@ impl Recycling {
     /// The pages of linear memory a step of an env of this class touches, for warming them
     /// before steps (see [`crate::sandbox::Sandbox::warm`]); `learn` finds them the first time.
     /// Until the class has had [`LEARN_AFTER_STEPS`] such steps, `None` (and `learn` is not
-    /// called).
+    /// called); then one caller learns them while the others go on without. If learning fails
+    /// (the step it makes fails, or the kernel cannot tell), the class tries again after as
+    /// many steps more.
     pub fn step_pages(&self, learn: impl FnOnce() -> Option<Vec<u32>>) -> Option<Arc<[u32]>> {
         if let Some(pages) = self.step_pages.get() {
-            return pages.clone();
+            return Some(pages.clone());
         }
-        if self.warm_steps.fetch_add(1, Ordering::Relaxed) + 1 < LEARN_AFTER_STEPS {
+        if self.warm_steps.fetch_add(1, Ordering::Relaxed) + 1 < LEARN_AFTER_STEPS
+            || self.learning.swap(true, Ordering::Acquire)
+        {
             return None;
         }
-        self.step_pages
-            .get_or_init(|| learn().map(Arc::from))
-            .clone()
+        match learn() {
+            Some(pages) => {
+                let _ = self.step_pages.set(Arc::from(pages));
+            }
+            None => self.warm_steps.store(0, Ordering::Relaxed),
+        }
+        self.learning.store(false, Ordering::Release);
+        self.step_pages.get().cloned()
     }
 
     /// Count a sandbox that loads the class.
@@ -356,5 +367,37 @@ impl Idle {
             .unwrap_or_else(PoisonError::into_inner)
             .sandboxes
             .len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A class learns its step pages only after `LEARN_AFTER_STEPS` steps that would warm them,
+    /// once; a failed attempt is retried after as many steps more.
+    #[test]
+    fn a_class_learns_its_step_pages_after_enough_steps_and_retries_a_failure() {
+        let class = Recycling::default();
+        let learned = std::cell::Cell::new(0);
+        let attempt = |result: Option<Vec<u32>>| {
+            class.step_pages(|| {
+                learned.set(learned.get() + 1);
+                result
+            })
+        };
+        for _ in 1..LEARN_AFTER_STEPS {
+            assert_eq!(attempt(Some(vec![1])), None);
+        }
+        assert_eq!(learned.get(), 0, "learned before the threshold");
+        assert_eq!(attempt(None), None, "a failed attempt warms nothing");
+        assert_eq!(learned.get(), 1);
+        for _ in 1..LEARN_AFTER_STEPS {
+            assert_eq!(attempt(Some(vec![1])), None);
+        }
+        assert_eq!(learned.get(), 1, "retried before the threshold");
+        assert_eq!(attempt(Some(vec![3, 7])).as_deref(), Some(&[3, 7][..]));
+        assert_eq!(attempt(Some(vec![9])).as_deref(), Some(&[3, 7][..]));
+        assert_eq!(learned.get(), 2, "learned twice");
     }
 }
