@@ -482,7 +482,7 @@ impl Shared {
 /// 8: 7.86 → 7.92, 16: 8.53 → 8.22, 32: 9.72 → 8.87, 64: 9.80 → 8.97, 128: 10.16 → 9.21.
 pub(crate) const WARM_FROM_ENVS_PER_THREAD: usize = 16;
 
-/// Drop the sandboxes kept for recycling (see [`crate::recycle`]), freeing their memory: those
+/// Drop the sandboxes kept for recycling (see `crate::recycle`), freeing their memory: those
 /// that closed pools and finished episodes left for later envs of their classes, and each
 /// class's pristine sandbox. Returns how many there were.
 pub fn release_idle_sandboxes() -> usize {
@@ -704,7 +704,7 @@ impl EnvPool {
     }
 
     /// Envs made so far from a recycled sandbox rather than a fresh one (see
-    /// [`crate::recycle`]).
+    /// `crate::recycle`).
     pub fn recycled(&self) -> usize {
         self.shared.idle.recycled()
     }

@@ -73,7 +73,7 @@ pub struct Sandbox {
 
 impl Sandbox {
     /// A sandbox hosting `spec`'s env class: a fresh instance in the state every sandbox of the
-    /// class starts in, the class source (compiled once per process, see [`CodeCache`]) executed
+    /// class starts in, the class source (compiled once per process, see `CodeCache`) executed
     /// and one `sync` call made, whether it executed the source itself or copied the class's
     /// pristine sandbox (see `Sandbox::create`).
     pub fn for_spec(
@@ -553,7 +553,7 @@ impl Sandbox {
     /// The pages of linear memory that a step with `action` touches (page indices, ascending),
     /// for [`Sandbox::warm`]; consumes this sandbox, which the caller made for it. It steps
     /// once (the first step after a reset runs code for the first time and touches more), maps
-    /// its memory again from a copy so that no page is mapped ([`MemorySeen::remap_from_copy`]),
+    /// its memory again from a copy so that no page is mapped (`MemorySeen::remap_from_copy`),
     /// steps again, and lists the pages mapped since: the guest's and the host's accesses alike
     /// (lowering the action, lifting the reply). `None` if a step fails or the kernel cannot
     /// tell (no `memfd`, no userfaultfd to turn fault-around off).
