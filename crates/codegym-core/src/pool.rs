@@ -478,8 +478,8 @@ impl Shared {
 /// translation and cache entries hold, and a step pays a miss for most pages it touches, one
 /// after another; touched together ahead of the step, they are fetched in parallel. Below
 /// it the pages are still cached and the reads only add their own cost. Measured on one thread
-/// (LIS `Observe`, sandboxes stepped in turn, with and without): 4 sandboxes 7.62 → 7.80 µs,
-/// 8: 7.86 → 7.92, 16: 8.53 → 8.22, 32: 9.72 → 8.87, 64: 9.80 → 8.97, 128: 10.16 → 9.21.
+/// (LIS `Observe`, sandboxes stepped in turn, without and with): 4 sandboxes 7.63 → 7.78 µs,
+/// 8: 8.03 → 7.86, 16: 8.65 → 8.29, 32: 9.62 → 8.88, 64: 10.31 → 9.18, 128: 10.41 → 9.62.
 pub(crate) const WARM_FROM_ENVS_PER_THREAD: usize = 16;
 
 /// Drop the sandboxes kept for recycling (see `crate::recycle`), freeing their memory: those
