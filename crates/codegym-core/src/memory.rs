@@ -46,8 +46,8 @@ use wasmtime::component::__internal::{
 };
 use wasmtime::component::{ComponentType, Lower};
 
-use crate::pagemap;
 pub use crate::pagemap::Profile;
+use crate::pagemap::{self, PAGE};
 
 /// Where a sandbox's linear memory was, as seen by the last lowering (0 until then).
 #[derive(Default)]
@@ -113,9 +113,6 @@ impl MemorySeen {
     }
 }
 
-/// A page of linear memory, as the kernel maps it.
-const PAGE: usize = 4096;
-
 impl MemorySeen {
     /// Read one byte of each of `pages` (page indices, ascending) that lies inside the memory,
     /// so that the translations and cache lines a step is about to need are fetched together,
@@ -142,7 +139,12 @@ impl MemorySeen {
 
     /// The pages of this memory that are mapped, as page indices (ascending).
     pub(crate) fn mapped(&self) -> std::io::Result<Vec<u32>> {
-        pagemap::mapped(self.base.load(Ordering::Relaxed), self.len())
+        let runs = pagemap::mapped(self.base.load(Ordering::Relaxed), self.len())?;
+        Ok(runs
+            .into_iter()
+            .flat_map(|run| run.start / PAGE..run.end / PAGE)
+            .filter_map(|page| u32::try_from(page).ok())
+            .collect())
     }
 
     /// Map the mapped pages of this memory again, copy-on-write from a private copy of their
@@ -165,14 +167,7 @@ impl MemorySeen {
         if base == 0 || len == 0 || !base.is_multiple_of(PAGE) || !len.is_multiple_of(PAGE) {
             return Err(std::io::Error::other("the memory has not been seen"));
         }
-        let mut runs: Vec<Range<usize>> = Vec::new();
-        for page in self.mapped()? {
-            let start = page as usize * PAGE;
-            match runs.last_mut() {
-                Some(last) if last.end == start => last.end += PAGE,
-                _ => runs.push(start..start + PAGE),
-            }
-        }
+        let runs = pagemap::mapped(base, len)?;
         // SAFETY: memfd_create takes a NUL-terminated name and flags and returns a new fd.
         let fd = unsafe { libc::memfd_create(c"codegym-step-pages".as_ptr(), libc::MFD_CLOEXEC) };
         if fd < 0 {

@@ -9,7 +9,8 @@ use std::os::unix::fs::FileExt;
 /// Byte ranges of linear memory (page-aligned offsets from its base).
 pub type Profile = Vec<Range<usize>>;
 
-const PAGE: usize = 4096;
+/// A page of memory, as the kernel maps it.
+pub(crate) const PAGE: usize = 4096;
 /// Bits of a `/proc/self/pagemap` entry.
 const PRESENT: u64 = 1 << 63;
 const FILE_OR_SHARED: u64 = 1 << 61;
@@ -35,10 +36,17 @@ pub(crate) fn written_pages(base: usize, len: usize, exclusive: bool) -> std::io
 
 /// [`written_pages`] from one `/proc/self/pagemap` entry per page.
 fn read_written(base: usize, len: usize, exclusive: bool) -> std::io::Result<Profile> {
+    pages_where(base, len, |bits| {
+        let private = bits & PRESENT != 0 && bits & FILE_OR_SHARED == 0;
+        (private && (!exclusive || bits & EXCLUSIVE != 0)) || bits & SWAPPED != 0
+    })
+}
+
+/// The pages of `len` bytes at `base` whose pagemap entry passes `keep`, as runs.
+fn pages_where(base: usize, len: usize, keep: impl Fn(u64) -> bool) -> std::io::Result<Profile> {
     let mut profile = Profile::new();
     for (i, bits) in entries(base, len)?.into_iter().enumerate() {
-        let private = bits & PRESENT != 0 && bits & FILE_OR_SHARED == 0;
-        if (private && (!exclusive || bits & EXCLUSIVE != 0)) || bits & SWAPPED != 0 {
+        if keep(bits) {
             let start = i * PAGE;
             match profile.last_mut() {
                 Some(last) if last.end == start => last.end += PAGE,
@@ -59,21 +67,16 @@ fn entries(base: usize, len: usize) -> std::io::Result<Vec<u64>> {
         .collect())
 }
 
-/// The pages of `len` bytes at `base` that are mapped (read or written), as page indices.
-pub(crate) fn mapped(base: usize, len: usize) -> std::io::Result<Vec<u32>> {
-    Ok(entries(base, len)?
-        .into_iter()
-        .enumerate()
-        .filter(|(_, bits)| bits & PRESENT != 0)
-        .filter_map(|(i, _)| u32::try_from(i).ok())
-        .collect())
+/// The pages of `len` bytes at `base` that are mapped (read or written).
+pub(crate) fn mapped(base: usize, len: usize) -> std::io::Result<Profile> {
+    pages_where(base, len, |bits| bits & PRESENT != 0)
 }
 
 /// How many pages of `len` bytes at `base` are mapped.
 #[cfg(test)]
 pub(crate) fn mapped_pages(base: usize, len: usize) -> usize {
-    let entries = entries(base, len).expect("pagemap");
-    entries.iter().filter(|bits| *bits & PRESENT != 0).count()
+    let mapped = mapped(base, len).expect("pagemap");
+    mapped.iter().map(|run| run.len() / PAGE).sum()
 }
 
 /// The written pages of `len` bytes at `base` as `PAGEMAP_SCAN` finds them (`None` without
