@@ -305,6 +305,8 @@ impl Slot {
             };
         }
         if warm {
+            // Borrowed, not cloned: every thread steps envs of the class, so a reference count
+            // taken per step would move one cache line between the cores at every step.
             let spec = &self.spec;
             let pages = sandbox.class().and_then(|class| {
                 class.step_pages(|| {
@@ -314,7 +316,7 @@ impl Slot {
                 })
             });
             if let Some(pages) = pages {
-                sandbox.warm(&pages);
+                sandbox.warm(pages);
             }
         }
         let result = sandbox.step(action);
@@ -640,7 +642,7 @@ impl EnvPool {
         let ids = self.resolve_ids(ids)?;
         check_lengths(actions.len(), ids.len())?;
         let shared = &self.shared;
-        let warm = ids.len() >= WARM_FROM_ENVS_PER_THREAD * self.threads.current_num_threads();
+        let warm = self.warms(ids.len());
         Ok(run_batch(&self.threads, &ids, |j| {
             shared.step_one(ids[j], &actions[j], warm)
         }))
@@ -680,9 +682,8 @@ impl EnvPool {
         // One drain per thread that has work to do (at most one per job): each drains the
         // queues, those of the thread it runs on first; a drain that finds them empty (another
         // drain took the work) returns at once.
-        let threads = self.threads.current_num_threads();
-        let warm = self.in_flight >= WARM_FROM_ENVS_PER_THREAD * threads;
-        for _ in 0..jobs.min(threads) {
+        let warm = self.warms(self.in_flight);
+        for _ in 0..jobs.min(self.threads.current_num_threads()) {
             let (shared, queued, tx) = (self.shared.clone(), self.queued.clone(), self.tx.clone());
             self.threads.spawn(move || {
                 queued.drain(
@@ -696,6 +697,12 @@ impl EnvPool {
             });
         }
         Ok(())
+    }
+
+    /// Whether steps warm their pages with `envs` envs stepping at once (in one batch, or in
+    /// flight): at least [`WARM_FROM_ENVS_PER_THREAD`] per worker thread.
+    fn warms(&self, envs: usize) -> bool {
+        envs >= WARM_FROM_ENVS_PER_THREAD * self.threads.current_num_threads()
     }
 
     /// Envs with a result not yet received.
@@ -782,7 +789,7 @@ impl EnvPool {
                 }
                 Phase::Running | Phase::Finished => {}
             }
-            let class = slot.sandbox.as_ref().and_then(Sandbox::class);
+            let class = slot.sandbox.as_ref().and_then(Sandbox::class).cloned();
             // Copy the sandbox when it can be copied; otherwise replay its log.
             let snapshot = match slot.sandbox.as_mut().filter(|_| n > 0) {
                 Some(sandbox) => match sandbox.snapshot() {

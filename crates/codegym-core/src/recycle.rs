@@ -65,7 +65,7 @@ pub(crate) struct Recycling {
     /// Sandboxes that loaded the class (the second makes its pristine sandbox).
     loads: AtomicUsize,
     /// The pages a step of the class touches, once learned.
-    step_pages: OnceLock<Arc<[u32]>>,
+    step_pages: OnceLock<Box<[u32]>>,
     /// Steps of the class that would have warmed its pages since it last tried to learn them.
     warm_steps: AtomicUsize,
     /// A thread is learning the class's pages (the others step without warming meanwhile).
@@ -139,9 +139,9 @@ impl Recycling {
     /// called); then one caller learns them while the others go on without. If learning fails
     /// (the step it makes fails, or the kernel cannot tell), the class tries again after as
     /// many steps more.
-    pub fn step_pages(&self, learn: impl FnOnce() -> Option<Vec<u32>>) -> Option<Arc<[u32]>> {
+    pub fn step_pages(&self, learn: impl FnOnce() -> Option<Vec<u32>>) -> Option<&[u32]> {
         if let Some(pages) = self.step_pages.get() {
-            return Some(pages.clone());
+            return Some(pages);
         }
         if self.warm_steps.fetch_add(1, Ordering::Relaxed) + 1 < LEARN_AFTER_STEPS
             || self.learning.swap(true, Ordering::Acquire)
@@ -150,12 +150,12 @@ impl Recycling {
         }
         match learn() {
             Some(pages) => {
-                let _ = self.step_pages.set(Arc::from(pages));
+                let _ = self.step_pages.set(pages.into_boxed_slice());
             }
             None => self.warm_steps.store(0, Ordering::Relaxed),
         }
         self.learning.store(false, Ordering::Release);
-        self.step_pages.get().cloned()
+        self.step_pages.get().map(|pages| &pages[..])
     }
 
     /// Count a sandbox that loads the class.
@@ -396,8 +396,8 @@ mod tests {
             assert_eq!(attempt(Some(vec![1])), None);
         }
         assert_eq!(learned.get(), 1, "retried before the threshold");
-        assert_eq!(attempt(Some(vec![3, 7])).as_deref(), Some(&[3, 7][..]));
-        assert_eq!(attempt(Some(vec![9])).as_deref(), Some(&[3, 7][..]));
+        assert_eq!(attempt(Some(vec![3, 7])), Some(&[3, 7][..]));
+        assert_eq!(attempt(Some(vec![9])), Some(&[3, 7][..]));
         assert_eq!(learned.get(), 2, "learned twice");
     }
 }

@@ -274,8 +274,8 @@ impl Sandbox {
     }
 
     /// The class this sandbox loaded (or its original loaded, for a copy), for recycling.
-    pub(crate) fn class(&self) -> Option<Arc<Recycling>> {
-        self.class.clone()
+    pub(crate) fn class(&self) -> Option<&Arc<Recycling>> {
+        self.class.as_ref()
     }
 
     /// Whether this sandbox loaded the class `recycling` belongs to.
@@ -970,7 +970,7 @@ class LeakyEnv:
         assert!(source.contains("os.urandom(8)"));
         let spec = EnvSpec::new(Arc::from(source), "CopiedEnv@{}", None, 3).unwrap();
         let mut loaded = Sandbox::for_spec(&engine, limits.clone(), &spec).unwrap();
-        let class = loaded.class().unwrap();
+        let class = loaded.class().unwrap().clone();
         assert!(!class.has_pristine(), "the first sandbox loads the class");
         let mut copied = Sandbox::for_spec(&engine, limits.clone(), &spec).unwrap();
         assert!(
@@ -1027,7 +1027,7 @@ class LeakyEnv:
                 Sandbox::reuse_or_load(&engine, limits.clone(), spec, false, &idle).unwrap();
             recycled.reset(&spec.env_str, 1).unwrap();
             assert_eq!(recycled.step("a").unwrap(), expected);
-            recycled.class().unwrap()
+            recycled.class().unwrap().clone()
         };
         let first = recycle(&specs[0]);
         assert!(first.has_pristine());
