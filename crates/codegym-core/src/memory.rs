@@ -116,8 +116,9 @@ impl MemorySeen {
 impl MemorySeen {
     /// Read one byte of each of `pages` (page indices, ascending) that lies inside the memory,
     /// so that the translations and cache lines a step is about to need are fetched together,
-    /// ahead of it, rather than one at a time as the interpreter reaches them (see "Warming a
-    /// sandbox's pages" in docs/architecture.md). Reads only: nothing the guest sees changes.
+    /// ahead of it, rather than one at a time as the interpreter reaches them (see "Pages a step
+    /// touches, and warming them" in docs/architecture.md). Reads only: nothing the guest sees
+    /// changes.
     ///
     /// Contract (crate-internal): the sandbox is not running a call (its owner holds it), so
     /// its memory is mapped at its base for at least `len` bytes (it never shrinks or moves).
