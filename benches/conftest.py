@@ -101,6 +101,11 @@ def record(benchmark: Any, figure: str, approach: str, work_per_call: float) -> 
 # for codegym.
 STEPS_PER_CALL = 8192
 
+# Timed calls per step figure, for every approach alike. A call lasts 20 ms to 1.3 s, and on this
+# shared VM a burst of contention can slow one or two calls in a row: with three calls the
+# median of step @256 moved with it (rounds of one run spread 52–82 ms), with seven it takes four.
+STEP_ROUNDS = 7
+
 
 def batches_per_call(n: int, enabled: bool) -> int:
     """Batches of n env-steps per timed call: STEPS_PER_CALL env-steps, at least one batch;
@@ -117,7 +122,7 @@ def measure_steps(benchmark: Any, enabled: bool, figure: str, approach: str, n: 
         for _ in range(batches):
             step(actions)
 
-    benchmark.pedantic(run, rounds=3, warmup_rounds=1)
+    benchmark.pedantic(run, rounds=STEP_ROUNDS, warmup_rounds=1)
     record(benchmark, figure, approach, n * batches)
 
 

@@ -15,6 +15,7 @@ from .conftest import (
     IN_PROCESS,
     OBSERVE,
     PROCESS_PER_ENV,
+    STEP_ROUNDS,
     batches_per_call,
     measure_steps,
     record,
@@ -55,7 +56,7 @@ def test_send_recv_codegym(benchmark: Any, enabled: bool, lis: Any, n: int) -> N
                 out = pool.recv(min_batch=batch)
                 pool.send([OBSERVE] * len(out), out.env_ids)
 
-        benchmark.pedantic(run, rounds=3, warmup_rounds=1)
+        benchmark.pedantic(run, rounds=STEP_ROUNDS, warmup_rounds=1)
         record(benchmark, f"send/recv @{n}", CODEGYM, batch * rounds)
         out = pool.recv()
         assert out.error == [None] * n
