@@ -12,6 +12,11 @@
 //!
 //! Load still balances: a thread that ran out of home work takes the next unclaimed env of
 //! another home, so a slow env delays its batch no more than under work stealing.
+//!
+//! Every other batch walks each home's envs backwards. A thread that steps its envs in the same
+//! order every batch meets each one again only after all the others, when a share larger than
+//! its caches has pushed it out; reversing the order makes the envs it stepped last the first
+//! of the next batch, while their pages are still cached.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -35,15 +40,22 @@ fn homes_from(me: usize, threads: usize) -> impl Iterator<Item = usize> {
 
 /// Runs `work(j)` for every position `j` of a batch of env ids on every thread of `threads`,
 /// each position preferably on its env's home thread, and returns the results in batch order.
+/// Each home's positions start in batch order, or with `backwards` in reverse.
 pub(crate) fn run_batch<T: Send>(
     threads: &rayon::ThreadPool,
     ids: &[usize],
+    backwards: bool,
     work: impl Fn(usize) -> T + Sync,
 ) -> Vec<T> {
     let k = threads.current_num_threads().max(1);
     let mut homes: Vec<Vec<usize>> = vec![Vec::new(); k];
     for (j, &id) in ids.iter().enumerate() {
         homes[home(id, k)].push(j);
+    }
+    if backwards {
+        for positions in &mut homes {
+            positions.reverse();
+        }
     }
     // How many positions of each home have been claimed: a position is run by whoever claims it.
     let claimed: Vec<Counter> = (0..k).map(|_| Counter::default()).collect();
@@ -129,7 +141,7 @@ mod tests {
         let ids: Vec<usize> = (0..64).rev().collect();
         let ran: Mutex<Vec<(usize, usize)>> = Mutex::default();
         let (barrier, seen) = (Barrier::new(2), Mutex::new([false; 2]));
-        let out = run_batch(&threads, &ids, |j| {
+        let out = run_batch(&threads, &ids, false, |j| {
             both_started(&barrier, &seen);
             ran.lock()
                 .unwrap()
@@ -155,7 +167,7 @@ mod tests {
         let ids: Vec<usize> = (0..10).map(|i| 2 * i).collect(); // all at home on thread 0
         let ran_on_1 = AtomicUsize::new(0);
         let (barrier, seen) = (Barrier::new(2), Mutex::new([false; 2]));
-        let out = run_batch(&threads, &ids, |j| {
+        let out = run_batch(&threads, &ids, false, |j| {
             both_started(&barrier, &seen);
             if rayon::current_thread_index() == Some(1) {
                 ran_on_1.fetch_add(1, Ordering::Relaxed);
@@ -168,6 +180,23 @@ mod tests {
             ran_on_1.load(Ordering::Relaxed) >= 2,
             "thread 1 helped with too few"
         );
+    }
+
+    /// A backwards batch starts each home at its last position and still returns the results
+    /// in batch order.
+    #[test]
+    fn a_backwards_batch_walks_each_home_from_its_end() {
+        let threads = pool(1);
+        let ids: Vec<usize> = vec![5, 3, 8, 1];
+        for (backwards, order) in [(false, [5, 3, 8, 1]), (true, [1, 8, 3, 5])] {
+            let ran = Mutex::new(Vec::new());
+            let out = run_batch(&threads, &ids, backwards, |j| {
+                ran.lock().unwrap().push(ids[j]);
+                ids[j] * 10
+            });
+            assert_eq!(out, vec![50, 30, 80, 10]);
+            assert_eq!(ran.into_inner().unwrap(), order);
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! is *busy*: it accepts no other call until its result has been received.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -500,6 +500,9 @@ pub struct EnvPool {
     tx: Sender<StepOutcome>,
     rx: Receiver<StepOutcome>,
     in_flight: usize,
+    /// `step` batches run so far; every other one walks each thread's envs backwards (see
+    /// `crate::affinity`).
+    batches: AtomicUsize,
 }
 
 /// Closing a pool gives its envs' sandboxes to the process's idle sandboxes, for the next envs
@@ -566,6 +569,7 @@ impl EnvPool {
             tx,
             rx,
             in_flight: 0,
+            batches: Default::default(),
         })
     }
 
@@ -623,7 +627,7 @@ impl EnvPool {
     pub fn reset(&self, ids: Option<Vec<usize>>) -> Result<Vec<StepOutcome>, ConfigError> {
         let ids = self.resolve_ids(ids)?;
         let shared = &self.shared;
-        Ok(run_batch(&self.threads, &ids, |j| {
+        Ok(run_batch(&self.threads, &ids, false, |j| {
             let id = ids[j];
             shared.with_slot(
                 id,
@@ -643,7 +647,8 @@ impl EnvPool {
         check_lengths(actions.len(), ids.len())?;
         let shared = &self.shared;
         let warm = self.warms(ids.len());
-        Ok(run_batch(&self.threads, &ids, |j| {
+        let backwards = self.batches.fetch_add(1, Ordering::Relaxed) % 2 == 1;
+        Ok(run_batch(&self.threads, &ids, backwards, |j| {
             shared.step_one(ids[j], &actions[j], warm)
         }))
     }
@@ -657,7 +662,7 @@ impl EnvPool {
     ) -> Result<Vec<SolveOutcome>, ConfigError> {
         let ids = self.resolve_ids(ids)?;
         let shared = &self.shared;
-        Ok(run_batch(&self.threads, &ids, |j| {
+        Ok(run_batch(&self.threads, &ids, false, |j| {
             let id = ids[j];
             shared.with_slot(
                 id,
