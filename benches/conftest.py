@@ -101,9 +101,10 @@ def record(benchmark: Any, figure: str, approach: str, work_per_call: float) -> 
 # for codegym.
 STEPS_PER_CALL = 8192
 
-# Timed calls per step figure, for every approach alike. A call lasts 20 ms to 1.3 s, and on this
-# shared VM a burst of contention can slow one or two calls in a row: with three calls the
-# median of step @256 moved with it (rounds of one run spread 52–82 ms), with seven it takes four.
+# Timed calls per step and send/recv figure, for every approach alike. A call lasts 20 ms to
+# 1.3 s, and on this shared VM a burst of contention can slow one or two calls in a row: with
+# three calls the median of step @256 moved with it (rounds of one run spread 52–82 ms), with
+# seven it takes four.
 STEP_ROUNDS = 7
 
 
