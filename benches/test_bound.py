@@ -102,18 +102,15 @@ class EmptyStepEnv:
 EMPTY_N = 256
 
 
-def test_empty_step_codegym(benchmark: Any, enabled: bool) -> None:
+def test_empty_step(benchmark: Any, enabled: bool) -> None:
+    """codegym and the in-process loop step the empty env, their timed calls in turn."""
     n = EMPTY_N if enabled else 4
+    native = InProcessEnvs(EMPTY_ENV, "EmptyStepEnv", ["EmptyStepEnv@{}"] * n)
     specs = [codegym.EnvSpec(EMPTY_ENV, "EmptyStepEnv@{}", seed=i) for i in range(n)]
     with codegym.EnvPool(specs) as pool:
         pool.reset().raise_for_error()
-        measure_steps(benchmark, enabled, "empty step @256", CODEGYM, n, pool.step)
+        steppers = {CODEGYM: pool.step, IN_PROCESS: native.step}
+        measure_steps(benchmark, enabled, "empty step @256", n, steppers)
         out = pool.step([OBSERVE] * n)
         assert out.error == [None] * n and out.obs == ["ok"] * n
-
-
-def test_empty_step_in_process(benchmark: Any, enabled: bool) -> None:
-    n = EMPTY_N if enabled else 4
-    envs = InProcessEnvs(EMPTY_ENV, "EmptyStepEnv", ["EmptyStepEnv@{}"] * n)
-    measure_steps(benchmark, enabled, "empty step @256", IN_PROCESS, n, envs.step)
-    assert envs.step([OBSERVE] * n) == ["ok"] * n
+    assert native.step([OBSERVE] * n) == ["ok"] * n

@@ -1,5 +1,6 @@
 """env-steps/s of batched ``step`` and of async ``send``/``recv``, at 1, 64, 256 and 1024 envs,
-for codegym and baselines (a), (b) and (c) on the same env class and actions."""
+for codegym and baselines (a), (b) and (c) on the same env class and actions, the step figures
+timed in turn."""
 
 from __future__ import annotations
 
@@ -30,14 +31,31 @@ def _size(n: int, enabled: bool) -> None:
 
 
 @pytest.mark.parametrize("n", SIZES)
-def test_step_codegym(benchmark: Any, enabled: bool, lis: Any, n: int) -> None:
+def test_step(benchmark: Any, enabled: bool, lis: Any, n: int) -> None:
+    """Every approach steps the same n envs, their timed calls in turn (see `measure_steps`)."""
     _size(n, enabled)
-    specs = [codegym.EnvSpec(lis.source, lis.env_str, seed=i) for i in range(n)]
-    with codegym.EnvPool(specs) as pool:
-        pool.reset().raise_for_error()
-        measure_steps(benchmark, enabled, f"step @{n}", CODEGYM, n, pool.step)
-        out = pool.step([OBSERVE] * n)
-        assert out.error == [None] * n and not out.done.any()
+    envs = [lis.env_str] * n
+    # The baselines' processes are forked before the pool exists: a fork made while sandboxes
+    # live copies their page tables into every child.
+    procs = ProcessPerEnv(lis.source, lis.env_name, envs)
+    server = HttpEnvServer(lis.source, lis.env_name, envs, clients=32)
+    try:
+        native = InProcessEnvs(lis.source, lis.env_name, envs)
+        specs = [codegym.EnvSpec(lis.source, lis.env_str, seed=i) for i in range(n)]
+        with codegym.EnvPool(specs) as pool:
+            pool.reset().raise_for_error()
+            steppers = {
+                CODEGYM: pool.step,
+                IN_PROCESS: native.step,
+                PROCESS_PER_ENV: procs.step,
+                HTTP_SERVER: server.step,
+            }
+            measure_steps(benchmark, enabled, f"step @{n}", n, steppers)
+            out = pool.step([OBSERVE] * n)
+            assert out.error == [None] * n and not out.done.any()
+    finally:
+        procs.close()
+        server.close()
 
 
 @pytest.mark.parametrize("n", SIZES)
@@ -60,33 +78,6 @@ def test_send_recv_codegym(benchmark: Any, enabled: bool, lis: Any, n: int) -> N
         record(benchmark, f"send/recv @{n}", CODEGYM, batch * rounds)
         out = pool.recv()
         assert out.error == [None] * n
-
-
-@pytest.mark.parametrize("n", SIZES)
-def test_step_in_process_loop(benchmark: Any, enabled: bool, lis: Any, n: int) -> None:
-    _size(n, enabled)
-    envs = InProcessEnvs(lis.source, lis.env_name, [lis.env_str] * n)
-    measure_steps(benchmark, enabled, f"step @{n}", IN_PROCESS, n, envs.step)
-
-
-@pytest.mark.parametrize("n", SIZES)
-def test_step_process_per_env(benchmark: Any, enabled: bool, lis: Any, n: int) -> None:
-    _size(n, enabled)
-    envs = ProcessPerEnv(lis.source, lis.env_name, [lis.env_str] * n)
-    try:
-        measure_steps(benchmark, enabled, f"step @{n}", PROCESS_PER_ENV, n, envs.step)
-    finally:
-        envs.close()
-
-
-@pytest.mark.parametrize("n", SIZES)
-def test_step_http_server(benchmark: Any, enabled: bool, lis: Any, n: int) -> None:
-    _size(n, enabled)
-    server = HttpEnvServer(lis.source, lis.env_name, [lis.env_str] * n, clients=32)
-    try:
-        measure_steps(benchmark, enabled, f"step @{n}", HTTP_SERVER, n, server.step)
-    finally:
-        server.close()
 
 
 def test_baselines_and_codegym_see_the_same_observations(lis: Any) -> None:
