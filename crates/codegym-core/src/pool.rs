@@ -219,15 +219,8 @@ impl Slot {
 
     /// Reset the env, rebuilding its sandbox if it has none; `for_solve` when `solve()` comes
     /// next (a rebuilt sandbox is then made for it, see [`Sandbox::for_solve`]).
-    fn reset(
-        &mut self,
-        env_id: usize,
-        engine: &Engine,
-        limits: &Arc<Limits>,
-        idle: &Idle,
-        for_solve: bool,
-    ) -> StepOutcome {
-        let spec = &self.spec;
+    fn reset(&mut self, env_id: usize, shared: &Shared, for_solve: bool) -> StepOutcome {
+        let (spec, idle) = (&self.spec, &shared.idle);
         self.output = None;
         if !self.replayable {
             if let Some(sandbox) = self.sandbox.take() {
@@ -240,7 +233,7 @@ impl Slot {
                 self.events.clear();
                 self.event_bytes = 0;
                 self.replayable = true;
-                Sandbox::reuse_or_load(engine, limits.clone(), spec, for_solve, idle)
+                Sandbox::reuse_or_load(&shared.engine, shared.limits.clone(), spec, for_solve, idle)
             }
         };
         let result = sandbox.and_then(|mut sandbox| {
@@ -262,20 +255,10 @@ impl Slot {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn step(
-        &mut self,
-        env_id: usize,
-        action: &str,
-        engine: &Engine,
-        limits: &Arc<Limits>,
-        idle: &Idle,
-        auto_reset: bool,
-        warm: bool,
-    ) -> StepOutcome {
+    fn step(&mut self, env_id: usize, action: &str, shared: &Shared, warm: bool) -> StepOutcome {
         if self.phase != Phase::Running {
-            if auto_reset && self.phase != Phase::NeverReset {
-                return self.reset(env_id, engine, limits, idle, false);
+            if shared.auto_reset && self.phase != Phase::NeverReset {
+                return self.reset(env_id, shared, false);
             }
             let error = match &self.phase {
                 Phase::Failed(e) => e.clone(),
@@ -292,6 +275,7 @@ impl Slot {
         let Some(sandbox) = self.sandbox.as_mut() else {
             return self.fail(env_id, EnvError::new(EnvErrorKind::Trap, "sandbox missing"));
         };
+        let limits = &shared.limits;
         if action.len() > limits.max_action_bytes {
             // Malformed input costs the agent a turn, not the episode: answer with an observation.
             return StepOutcome {
@@ -310,7 +294,8 @@ impl Slot {
             let spec = &self.spec;
             let pages = sandbox.class().and_then(|class| {
                 class.step_pages(|| {
-                    let mut learner = Sandbox::for_spec(engine, limits.clone(), spec).ok()?;
+                    let mut learner =
+                        Sandbox::for_spec(&shared.engine, limits.clone(), spec).ok()?;
                     learner.reset(&spec.env_str, spec.seed).ok()?;
                     learner.step_pages(action)
                 })
@@ -343,16 +328,9 @@ impl Slot {
         }
     }
 
-    fn solve(
-        &mut self,
-        env_id: usize,
-        engine: &Engine,
-        limits: &Arc<Limits>,
-        idle: &Idle,
-        record: bool,
-    ) -> SolveOutcome {
+    fn solve(&mut self, env_id: usize, shared: &Shared, record: bool) -> SolveOutcome {
         if self.phase != Phase::Running {
-            let reset = self.reset(env_id, engine, limits, idle, true);
+            let reset = self.reset(env_id, shared, true);
             if let Some(error) = reset.error {
                 return solve_failure(env_id, error);
             }
@@ -369,7 +347,7 @@ impl Slot {
                 // creates (a later reset makes or recycles one; a fork replays the log).
                 if let Some(sandbox) = self.sandbox.take() {
                     self.output = Some(sandbox.output());
-                    idle.offer(sandbox);
+                    shared.idle.offer(sandbox);
                 }
                 SolveOutcome {
                     env_id,
@@ -459,17 +437,7 @@ impl Shared {
     fn step_one(&self, id: usize, action: &str, warm: bool) -> StepOutcome {
         self.with_slot(
             id,
-            |slot| {
-                slot.step(
-                    id,
-                    action,
-                    &self.engine,
-                    &self.limits,
-                    &self.idle,
-                    self.auto_reset,
-                    warm,
-                )
-            },
+            |slot| slot.step(id, action, self, warm),
             |error| StepOutcome::ended(id, Some(error)),
         )
     }
@@ -631,7 +599,7 @@ impl EnvPool {
             let id = ids[j];
             shared.with_slot(
                 id,
-                |slot| slot.reset(id, &shared.engine, &shared.limits, &shared.idle, false),
+                |slot| slot.reset(id, shared, false),
                 |error| StepOutcome::ended(id, Some(error)),
             )
         }))
@@ -666,7 +634,7 @@ impl EnvPool {
             let id = ids[j];
             shared.with_slot(
                 id,
-                |slot| slot.solve(id, &shared.engine, &shared.limits, &shared.idle, record),
+                |slot| slot.solve(id, shared, record),
                 |error| solve_failure(id, error),
             )
         }))
