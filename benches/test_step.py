@@ -4,6 +4,7 @@ timed in turn."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import codegym
@@ -35,27 +36,26 @@ def test_step(benchmark: Any, enabled: bool, lis: Any, n: int) -> None:
     """Every approach steps the same n envs, their timed calls in turn (see `measure_steps`)."""
     _size(n, enabled)
     envs = [lis.env_str] * n
-    # The baselines' processes are forked before the pool exists: a fork made while sandboxes
-    # live copies their page tables into every child.
-    procs = ProcessPerEnv(lis.source, lis.env_name, envs)
-    server = HttpEnvServer(lis.source, lis.env_name, envs, clients=32)
-    try:
+    with contextlib.ExitStack() as cleanup:
+        # The baselines' processes are forked before the pool exists: a fork made while
+        # sandboxes live copies their page tables into every child.
+        procs = ProcessPerEnv(lis.source, lis.env_name, envs)
+        cleanup.callback(procs.close)
+        server = HttpEnvServer(lis.source, lis.env_name, envs, clients=32)
+        cleanup.callback(server.close)
         native = InProcessEnvs(lis.source, lis.env_name, envs)
         specs = [codegym.EnvSpec(lis.source, lis.env_str, seed=i) for i in range(n)]
-        with codegym.EnvPool(specs) as pool:
-            pool.reset().raise_for_error()
-            steppers = {
-                CODEGYM: pool.step,
-                IN_PROCESS: native.step,
-                PROCESS_PER_ENV: procs.step,
-                HTTP_SERVER: server.step,
-            }
-            measure_steps(benchmark, enabled, f"step @{n}", n, steppers)
-            out = pool.step([OBSERVE] * n)
-            assert out.error == [None] * n and not out.done.any()
-    finally:
-        procs.close()
-        server.close()
+        pool = cleanup.enter_context(codegym.EnvPool(specs))
+        pool.reset().raise_for_error()
+        steppers = {
+            CODEGYM: pool.step,
+            IN_PROCESS: native.step,
+            PROCESS_PER_ENV: procs.step,
+            HTTP_SERVER: server.step,
+        }
+        measure_steps(benchmark, enabled, f"step @{n}", n, steppers)
+        out = pool.step([OBSERVE] * n)
+        assert out.error == [None] * n and not out.done.any()
 
 
 @pytest.mark.parametrize("n", SIZES)
