@@ -119,43 +119,57 @@ def batches_per_call(n: int, enabled: bool) -> int:
     return max(1, STEPS_PER_CALL // n) if enabled else 1
 
 
-def measure_steps(
-    benchmark: Any, enabled: bool, figure: str, n: int, steppers: dict[str, Callable[[list[str]], Any]]
+def measure_in_turn(
+    benchmark: Any, rounds: int, work_per_call: float, calls: dict[tuple[str, str], Callable[[], Any]]
 ) -> None:
-    """Time each approach's batched step of n envs on `OBSERVE` actions, side by side, and
-    record env-steps/s.
+    """Time each (figure, approach)'s call side by side and record work/s.
 
-    The approaches take turns: a round times one call of each, and the order rotates by one
-    every round, so each approach follows each other one. On this shared VM a slow period
-    lasts seconds to minutes; timed in turn, every approach meets the same periods, and each
-    round gives one ratio per pair of approaches measured seconds apart (`PAIRED`, also in the
-    report). pytest-benchmark times the whole round; each figure is the median of its approach's
-    own calls.
+    The calls take turns: a round times one call of each, and the order rotates by one every
+    round, so each call follows each other one. On this shared VM a slow period lasts seconds
+    to minutes; timed in turn, every approach meets the same periods, and each round gives one
+    ratio per pair of approaches measured seconds apart (`PAIRED`, also in the report). One
+    untimed round comes first. pytest-benchmark times the whole round; each figure is the
+    median of its own calls.
     """
-    batches = batches_per_call(n, enabled)
-    actions = [OBSERVE] * n
-    order = list(steppers)
-    seconds: dict[str, list[float]] = {approach: [] for approach in order}
+    order = list(calls)
+    seconds: dict[tuple[str, str], list[float]] = {key: [] for key in order}
 
     def one_round() -> None:
-        for approach in order:
-            step = steppers[approach]
+        for key in order:
             start = time.perf_counter()
-            for _ in range(batches):
-                step(actions)
-            seconds[approach].append(time.perf_counter() - start)
+            calls[key]()
+            seconds[key].append(time.perf_counter() - start)
         order.append(order.pop(0))
 
     one_round()  # warm-up, not recorded
     for times in seconds.values():
         times.clear()
-    benchmark.pedantic(one_round, rounds=STEP_ROUNDS)
+    benchmark.pedantic(one_round, rounds=rounds)
     if not timing_enabled(benchmark):
         return
-    for approach, times in seconds.items():
-        rates = [n * batches / t for t in times]
+    for (figure, approach), times in seconds.items():
+        rates = [work_per_call / t for t in times]
         put(figure, approach, statistics.median(rates))
         PAIRED.setdefault(figure, {})[approach] = rates
+
+
+def measure_steps(
+    benchmark: Any, enabled: bool, figure: str, n: int, steppers: dict[str, Callable[[list[str]], Any]]
+) -> None:
+    """Time each approach's batched step of n envs on `OBSERVE` actions in turn
+    (`measure_in_turn`), and record env-steps/s."""
+    batches = batches_per_call(n, enabled)
+    actions = [OBSERVE] * n
+
+    def call(step: Callable[[list[str]], Any]) -> Callable[[], None]:
+        def run() -> None:
+            for _ in range(batches):
+                step(actions)
+
+        return run
+
+    calls = {(figure, approach): call(step) for approach, step in steppers.items()}
+    measure_in_turn(benchmark, STEP_ROUNDS, n * batches, calls)
 
 
 def put(figure: str, approach: str, value: float | None, note: str | None = None) -> None:

@@ -1,5 +1,5 @@
-"""Env creations/s of an already-loaded class (create + load + reset), and verification
-tasks/s (create + load + ``solve()`` to the end) against one fresh process per task."""
+"""Env creations/s of an already-loaded class (create + load + reset), beside the in-process
+loop and process-per-env baselines."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ import random
 from typing import Any
 
 import codegym
-import pytest
 
-from .baselines import CleanProcess, InProcessEnvs, ProcessPerEnv, load_class
-from .conftest import CODEGYM, IN_PROCESS, OBSERVE, PROCESS_PER_ENV, PROCESS_PER_TASK, record
+from .baselines import ProcessPerEnv, load_class
+from .conftest import CODEGYM, IN_PROCESS, OBSERVE, PROCESS_PER_ENV, record
 
 
 def _n(enabled: bool, n: int) -> int:
@@ -99,53 +98,3 @@ def test_creations_process_per_env(benchmark: Any, enabled: bool, lis: Any) -> N
     benchmark.pedantic(run, setup=close_previous, rounds=3, warmup_rounds=1)
     close_previous()
     record(benchmark, "creations", PROCESS_PER_ENV, n)
-
-
-@pytest.fixture(scope="module")
-def tasks(enabled: bool) -> list[codegym.builtin.Task]:
-    tasks = codegym.builtin.tasks()
-    return tasks if enabled else tasks[:4]
-
-
-def test_verify_codegym(benchmark: Any, tasks: list[codegym.builtin.Task]) -> None:
-    specs = [codegym.EnvSpec(t.source, t.env_str, seed=i) for i, t in enumerate(tasks)]
-
-    def run() -> None:
-        with codegym.EnvPool(specs) as pool:
-            out = pool.solve()
-        assert (out.reward == 1.0).all(), out.error
-
-    benchmark.pedantic(run, rounds=3, warmup_rounds=1)
-    record(benchmark, "verify", CODEGYM, len(tasks))
-
-
-def test_verify_process_per_task(benchmark: Any, tasks: list[codegym.builtin.Task]) -> None:
-    jobs = [(t.source, t.env_name, t.env_str) for t in tasks]
-    clean = CleanProcess()  # forks from a plain process, not from this one (see CleanProcess)
-    clean.call("import_what_envs_import", jobs)
-
-    def run() -> None:
-        rewards = clean.call("verify_process_per_task", jobs, 30.0, 2)
-        assert rewards == [1.0] * len(jobs)
-
-    try:
-        benchmark.pedantic(run, rounds=3, warmup_rounds=1)
-    finally:
-        clean.close()
-    record(benchmark, "verify", PROCESS_PER_TASK, len(tasks))
-    # The same baseline for `codegym verify` end to end (benches/test_verify.py).
-    record(benchmark, "verify cmd", PROCESS_PER_TASK, len(tasks))
-
-
-def test_verify_in_process(benchmark: Any, tasks: list[codegym.builtin.Task]) -> None:
-    """No isolation at all: what verification costs when an env can crash the verifier."""
-
-    def run() -> None:
-        for i, t in enumerate(tasks):
-            env = InProcessEnvs(t.source, t.env_name, [t.env_str]).envs[0]
-            random.seed(i)
-            env.solve()
-            assert env.reward == 1.0
-
-    benchmark.pedantic(run, rounds=3, warmup_rounds=1)
-    record(benchmark, "verify", IN_PROCESS, len(tasks))
