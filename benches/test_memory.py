@@ -146,6 +146,36 @@ def test_fork_codegym(benchmark: Any, lis: Any) -> None:
         put("fork", CODEGYM, 1e3 * stats.stats.median / 8)
 
 
+def test_fork_codegym_reused(benchmark: Any, lis: Any) -> None:
+    """Group sampling in a training loop: the previous step's pool has closed (its sandboxes
+    are idle), a new env is reset and stepped, and it is cloned into 8 copies, which take idle
+    sandboxes of its class instead of fresh instances."""
+    spec = codegym.EnvSpec(lis.source, lis.env_str)
+    pools = [codegym.EnvPool([spec] * 9)]  # no idle sandboxes yet (conftest's _no_idle_sandboxes)
+    pools[0].reset().raise_for_error()
+    recycled: list[int] = []
+
+    def mid_episode() -> None:  # untimed: close the previous pool, play 4 steps of a new env
+        pools.pop().close()
+        pool = codegym.EnvPool([spec])
+        pools.append(pool)
+        pool.reset().raise_for_error()
+        for _ in range(4):
+            pool.step([OBSERVE])
+
+    def run() -> None:
+        before = pools[0].recycled
+        pools[0].fork(0, 8)
+        recycled.append(pools[0].recycled - before)
+
+    benchmark.pedantic(run, setup=mid_episode, rounds=3, warmup_rounds=1)
+    pools.pop().close()
+    assert recycled == [8] * len(recycled), recycled
+    stats = getattr(benchmark, "stats", None)
+    if stats is not None:
+        put("fork: reused", CODEGYM, 1e3 * stats.stats.median / 8)
+
+
 def test_fork_in_process_deepcopy(benchmark: Any, lis: Any) -> None:
     """Baseline: ``copy.deepcopy`` of a plain env object (no isolation)."""
     env = InProcessEnvs(lis.source, lis.env_name, [lis.env_str]).envs[0]

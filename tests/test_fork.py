@@ -35,6 +35,38 @@ def test_clones_start_in_the_exact_state_of_the_original() -> None:
             assert len(set(out.step_count.tolist())) == 1
 
 
+def test_clones_take_idle_sandboxes_of_their_class_and_match_fresh_clones() -> None:
+    """Clones made from a closed pool's sandboxes behave like clones made in fresh ones. (No
+    `Add` before the fork: an env that printed holds an output stream, and is forked by replay.)"""
+    played = [action("Draw"), action("Clock"), action("Draw")]
+
+    def clones_after(release: bool) -> tuple[list[str], int]:
+        with _pool(4) as used:  # other episodes first: their sandboxes go idle at close
+            used.reset()
+            used.step([action("Draw")] * 4)
+            used.step([action("Clock")] * 4)
+        if release:
+            codegym.release_idle_sandboxes()
+        with _pool() as pool:
+            pool.reset()
+            for act in played:
+                pool.step([act]).raise_for_error()
+            before = pool.recycled
+            pool.fork(0, 3)
+            recycled = pool.recycled - before
+            obs = []
+            for act in SCRIPT:
+                out = pool.step([act] * 4)
+                out.raise_for_error()
+                obs.extend(out.obs)
+            return obs, recycled
+
+    fresh, none = clones_after(release=True)
+    reused, three = clones_after(release=False)
+    assert (none, three) == (0, 3)
+    assert reused == fresh
+
+
 def test_clones_diverge_independently() -> None:
     with _pool() as pool:
         pool.reset()

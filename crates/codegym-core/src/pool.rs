@@ -170,15 +170,21 @@ impl Slot {
     }
 
     /// A new slot in the exact state of one whose sandbox [`Sandbox::snapshot`] captured:
-    /// a fresh sandbox with that memory and host state written in.
+    /// a sandbox (fresh, or an idle one of its class) with that memory and host state written in.
     fn copy(
         template: &Template,
-        engine: &Engine,
-        limits: &Arc<Limits>,
+        shared: &Shared,
         (snapshot, host): &(Snapshot, HostSide),
         class: Option<Arc<Recycling>>,
     ) -> Result<Self, EnvError> {
-        let sandbox = Sandbox::from_snapshot(engine, limits.clone(), snapshot, host, class)?;
+        let sandbox = Sandbox::copy_of(
+            &shared.engine,
+            shared.limits.clone(),
+            &template.spec,
+            (snapshot, host),
+            class,
+            &shared.idle,
+        )?;
         Ok(Self::cloned(template, sandbox))
     }
 
@@ -803,15 +809,9 @@ impl EnvPool {
                 .into_par_iter()
                 .map(|_| {
                     catch_unwind(AssertUnwindSafe(|| {
-                        let copied = snapshot.as_ref().map(|snapshot| {
-                            Slot::copy(
-                                &template,
-                                &shared.engine,
-                                &shared.limits,
-                                snapshot,
-                                class.clone(),
-                            )
-                        });
+                        let copied = snapshot
+                            .as_ref()
+                            .map(|snapshot| Slot::copy(&template, shared, snapshot, class.clone()));
                         match copied {
                             Some(Ok(slot)) => Ok(slot),
                             // A copy that failed (say, the fresh sandbox's memory differs in

@@ -23,7 +23,9 @@
 //! sandbox is rebuilt, and of every env when it closes, and the next env of the same class that
 //! any pool creates takes it. Verifying many tasks of a class pays for one instance per thread
 //! instead of one per task, and a training loop that makes a pool per step stops paying for
-//! instances after its first.
+//! instances after its first. A fork's clones take idle sandboxes of their class too: each is
+//! brought back to the start state, then the forked env's snapshot is written over it (see
+//! `Sandbox::copy_of`).
 
 use std::collections::VecDeque;
 use std::ops::Range;

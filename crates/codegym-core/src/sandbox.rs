@@ -296,15 +296,11 @@ impl Sandbox {
     ) -> Result<Self, EnvError> {
         let what = "recycling the sandbox";
         let host = pristine_host(pristine).ok_or_else(|| generators_lost(what))?;
-        let wasi = sealed_ctx(&host).ok_or_else(|| generators_lost(what))?;
-        let state = self.store.data_mut();
-        state.wasi = wasi;
-        state.clock = host.clock.clone();
-        state.limiter = MemoryLimiter {
+        self.take_host(&host, what)?;
+        self.store.data_mut().limiter = MemoryLimiter {
             armed: true,
             ..MemoryLimiter::new(&limits)
         };
-        self.host = host;
         self.limits = limits;
         self.profiles = None;
         self.for_solve = false;
@@ -400,14 +396,74 @@ impl Sandbox {
         })?;
         let mut sandbox = Self::instantiate_with(engine, limits, host)?;
         sandbox.class = class;
-        sandbox.sync(Restore(snapshot))?;
-        if !sandbox.store.data().table.is_empty() {
+        sandbox.write_snapshot(snapshot)?;
+        Ok(sandbox)
+    }
+
+    /// [`Sandbox::from_snapshot`] for a sandbox of `spec`, made from an idle sandbox of `class`
+    /// in `idle` when there is one, instead of a fresh instance. The idle
+    /// sandbox is first brought back to the class's start state, as for a new env
+    /// ([`crate::recycle`]), and the snapshot is then written over it. Where that start state
+    /// differs from the guest's image, the original's own load wrote the same bytes (every
+    /// sandbox of a class loads it alike), so those pages are in the snapshot too. The pages
+    /// outside the snapshot hold the image's bytes in both, and the copy is the original's
+    /// memory byte for byte, as from a fresh instance. It skips the instantiation (wasmtime's
+    /// function-reference set-up) and the page faults of a first call.
+    pub(crate) fn copy_of(
+        engine: &Engine,
+        limits: Arc<Limits>,
+        spec: &EnvSpec,
+        (snapshot, host): (&Snapshot, &HostSide),
+        class: Option<Arc<Recycling>>,
+        idle: &Idle,
+    ) -> Result<Self, EnvError> {
+        let recycled = class.as_ref().and_then(|class| {
+            let used = idle.take(class)?;
+            let pristine = class.pristine(|| {
+                let code = engine
+                    .code
+                    .get(engine, &limits, &spec.source, spec.class_name())
+                    .ok()?;
+                Self::pristine(engine, limits.clone(), &code, spec.class_name())
+            })?;
+            let mut sandbox = used
+                .sandbox
+                .restore(&pristine, &used.written, limits.clone())
+                .ok()?;
+            // A sandbox that cannot take the snapshot is dropped; a fresh one takes its place.
+            sandbox.take_host(host, "copying the sandbox").ok()?;
+            sandbox.write_snapshot(snapshot).ok()?;
+            idle.count_recycled();
+            Some(sandbox)
+        });
+        match recycled {
+            Some(sandbox) => Ok(sandbox),
+            None => Self::from_snapshot(engine, limits, snapshot, host, class),
+        }
+    }
+
+    /// Give the guest a copy of `host` as its host side: clock, generators, captured output.
+    fn take_host(&mut self, host: &HostSide, what: &str) -> Result<(), EnvError> {
+        let host = host.copy().ok_or_else(|| generators_lost(what))?;
+        let wasi = sealed_ctx(&host).ok_or_else(|| generators_lost(what))?;
+        let state = self.store.data_mut();
+        state.wasi = wasi;
+        state.clock = host.clock.clone();
+        self.host = host;
+        Ok(())
+    }
+
+    /// The `sync` call that writes `snapshot` into this sandbox's memory, then the check that
+    /// the copy holds no host resources.
+    fn write_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), EnvError> {
+        self.sync(Restore(snapshot))?;
+        if !self.store.data().table.is_empty() {
             return Err(EnvError::new(
                 EnvErrorKind::Trap,
                 "copying the sandbox: the copy holds host resources its original did not",
             ));
         }
-        Ok(sandbox)
+        Ok(())
     }
 
     /// Compile `source` in a throwaway instance and return the marshalled module code.
@@ -911,6 +967,58 @@ class LeakyEnv:
         return True, repr([LeakyEnv.calls, len(TRACE), ids, random.random(),
                            os.urandom(4).hex(), time.time()])
 "#;
+
+    /// A copy made in an idle sandbox of the class is the original byte for byte. The idle
+    /// sandbox ran another episode first (changing its class attribute, module global and
+    /// heap); it is brought back to the class's start state and takes the original's snapshot,
+    /// and then returns what the original returns, with the same fuel, memory and output.
+    #[test]
+    fn a_copy_into_an_idle_sandbox_is_the_original_byte_for_byte() {
+        let limits = Arc::new(Limits::default());
+        let engine = Engine::shared(limits.stack_bytes).unwrap();
+        let source = LEAKY.replace("LeakyEnv", "ForkedEnv");
+        let spec = EnvSpec::new(Arc::from(source), "ForkedEnv@{}", None, 7).unwrap();
+        let idle = Idle::default();
+        let make = || Sandbox::reuse_or_load(&engine, limits.clone(), &spec, false, &idle).unwrap();
+        let (mut original, mut used) = (make(), make());
+        used.reset("ForkedEnv@{}", 99).unwrap();
+        for action in ["v", "w", "x", "y", "z"] {
+            used.step(&action.repeat(100)).unwrap();
+        }
+        idle.offer(used);
+        assert_eq!(idle.len(), 1, "the used sandbox should be kept");
+        original.reset("ForkedEnv@{}", 7).unwrap();
+        for action in ["a", "b", "c"] {
+            original.step(action).unwrap();
+        }
+        let Snapshotted::Synced(Some((snapshot, host))) = original.snapshot().unwrap() else {
+            panic!("nothing should block a copy");
+        };
+        let recycled = idle.recycled();
+        let class = original.class().cloned();
+        let mut copy = Sandbox::copy_of(
+            &engine,
+            limits.clone(),
+            &spec,
+            (&snapshot, &host),
+            class,
+            &idle,
+        )
+        .unwrap();
+        assert_eq!(idle.len(), 0, "the copy should take the idle sandbox");
+        assert_eq!(idle.recycled(), recycled + 1);
+        for action in ["d", "e"] {
+            let expected = original.step(action).unwrap();
+            assert!(expected.obs.starts_with("[4, 4, ") || expected.obs.starts_with("[5, 5, "));
+            assert_eq!(copy.step(action).unwrap(), expected);
+            assert_eq!(copy.fuel_left(), original.fuel_left());
+        }
+        assert!(
+            dump(&mut copy) == dump(&mut original),
+            "the copy's memory differs from the original's"
+        );
+        assert_eq!(copy.output(), original.output());
+    }
 
     /// A recycled sandbox is a fresh one, byte for byte: after an episode that changed its
     /// class, its module and a good part of its heap, it goes idle, comes back for a new env of

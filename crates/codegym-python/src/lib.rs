@@ -514,8 +514,8 @@ impl EnvPool {
         self.with(py, |p| Ok(p.in_flight()))
     }
 
-    /// Envs this pool made from a recycled sandbox (an earlier env's, of this pool or a closed one)
-    /// rather than a fresh one.
+    /// Envs this pool made, ``fork`` clones included, from a recycled sandbox (an earlier env's,
+    /// of this pool or a closed one) rather than a fresh one.
     #[getter]
     fn recycled(&self, py: Python<'_>) -> PyResult<usize> {
         self.with(py, |p| Ok(p.recycled()))
