@@ -401,9 +401,9 @@ impl Sandbox {
     }
 
     /// [`Sandbox::from_snapshot`] for a sandbox of `spec`, made from an idle sandbox of `class`
-    /// in `idle` when there is one, instead of a fresh instance. The idle
-    /// sandbox is first brought back to the class's start state, as for a new env
-    /// ([`crate::recycle`]), and the snapshot is then written over it. Where that start state
+    /// in `idle` when there is one, instead of a fresh instance. The idle sandbox is first
+    /// brought back to the class's start state, as for a new env ([`crate::recycle`]), and
+    /// the snapshot is then written over it. Where that start state
     /// differs from the guest's image, the original's own load wrote the same bytes (every
     /// sandbox of a class loads it alike), so those pages are in the snapshot too. The pages
     /// outside the snapshot hold the image's bytes in both, and the copy is the original's
