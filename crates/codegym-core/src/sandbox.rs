@@ -219,22 +219,29 @@ impl Sandbox {
         let code = engine
             .code
             .get(engine, &limits, &spec.source, spec.class_name())?;
-        if let Some(used) = idle.take(&code.recycling) {
-            let pristine = code
-                .recycling
-                .pristine(|| Self::pristine(engine, limits.clone(), &code, spec.class_name()));
-            if let Some(pristine) = pristine {
-                // A sandbox that cannot be brought back is dropped; a fresh one takes its place.
-                if let Ok(sandbox) = used
-                    .sandbox
-                    .restore(&pristine, &used.written, limits.clone())
-                {
-                    idle.count_recycled();
-                    return Ok(sandbox);
-                }
-            }
+        let make_pristine = || Self::pristine(engine, limits.clone(), &code, spec.class_name());
+        if let Some(sandbox) = Self::from_idle(&limits, &code.recycling, idle, make_pristine) {
+            idle.count_recycled();
+            return Ok(sandbox);
         }
         Self::create(engine, limits, &code, spec.class_name(), for_solve)
+    }
+
+    /// An idle sandbox of class `recycling` from `idle`, brought back to the class's start
+    /// state (its pristine sandbox's, made by `make_pristine` if the class has none), or `None`
+    /// if `idle` holds none or it cannot be brought back (it is then dropped, and the caller
+    /// makes a fresh one).
+    fn from_idle(
+        limits: &Arc<Limits>,
+        recycling: &Arc<Recycling>,
+        idle: &Idle,
+        make_pristine: impl FnOnce() -> Option<Pristine>,
+    ) -> Option<Self> {
+        let used = idle.take(recycling)?;
+        let pristine = recycling.pristine(make_pristine)?;
+        used.sandbox
+            .restore(&pristine, &used.written, limits.clone())
+            .ok()
     }
 
     /// The class's pristine sandbox, or `None` if its load grew the memory or its pages cannot
@@ -418,18 +425,13 @@ impl Sandbox {
         idle: &Idle,
     ) -> Result<Self, EnvError> {
         let recycled = class.as_ref().and_then(|class| {
-            let used = idle.take(class)?;
-            let pristine = class.pristine(|| {
+            let mut sandbox = Self::from_idle(&limits, class, idle, || {
                 let code = engine
                     .code
                     .get(engine, &limits, &spec.source, spec.class_name())
                     .ok()?;
                 Self::pristine(engine, limits.clone(), &code, spec.class_name())
             })?;
-            let mut sandbox = used
-                .sandbox
-                .restore(&pristine, &used.written, limits.clone())
-                .ok()?;
             // A sandbox that cannot take the snapshot is dropped; a fresh one takes its place.
             sandbox.take_host(host, "copying the sandbox").ok()?;
             sandbox.write_snapshot(snapshot).ok()?;
