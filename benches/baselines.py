@@ -4,14 +4,15 @@ approach allows it, keep-alive connections, every core used where the approach c
 (a) ``InProcessEnvs``: a plain CPython loop over env objects in this process, no isolation.
 (b) ``ProcessPerEnv``: one worker process per env, pipes, send-all then receive-all (the
     gymnasium ``AsyncVectorEnv`` pattern).
-(c) ``HttpEnvServer``: an env server process over HTTP/1.1, one request per step, keep-alive
-    connections from concurrent client threads.
+(c) ``HttpEnvServer``: an env server process over HTTP/1.1 (aiohttp on uvloop), one request per
+    step, keep-alive connections from concurrent clients (aiohttp's client on one uvloop loop).
 (d) ``verify_process_per_task``: the usual plain-Python verification pipeline, one forked
     process per task with a wall-clock timeout.
 """
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import multiprocessing as mp
@@ -20,10 +21,12 @@ import socket
 import time
 import types
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.connection import Connection, wait
 from typing import Any
+
+import aiohttp
+import uvloop
+from aiohttp import web
 
 # fork: workers inherit the loaded env class, as a pre-forking server or AsyncVectorEnv would.
 _CTX = mp.get_context("fork")
@@ -96,72 +99,85 @@ def _serve(port_out: Connection, source: str, class_name: str, env_strs: list[st
     cls = load_class(source, class_name)
     envs = [make_env(cls, s, i) for i, s in enumerate(env_strs)]
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive
-        disable_nagle_algorithm = True  # no 40 ms delayed-ACK stalls on small replies
+    async def step(request: web.Request) -> web.Response:
+        env = envs[int(request.match_info["env_id"])]
+        _, obs = env.step((await request.read()).decode())
+        body = json.dumps({"obs": obs, "reward": env.reward, "done": env.finished}).encode()
+        return web.Response(body=body, content_type="application/json")
 
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-            env = envs[int(self.path.rsplit("/", 1)[1])]
-            action = self.rfile.read(int(self.headers["Content-Length"])).decode()
-            _, obs = env.step(action)
-            body = json.dumps({"obs": obs, "reward": env.reward, "done": env.finished}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    async def serve() -> None:
+        app = web.Application()
+        app.router.add_post("/step/{env_id}", step)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        port_out.send(runner.addresses[0][1])
+        await asyncio.Event().wait()  # until the process is killed
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    port_out.send(server.server_address[1])
-    server.serve_forever()
+    uvloop.run(serve())
 
 
 class HttpEnvServer:
-    """(c) An env server process; clients step over keep-alive HTTP, one request per step.
+    """(c) An env server process; clients step over keep-alive HTTP/1.1, one request per step.
 
-    Up to ``clients`` concurrent client threads each own one connection and a share of the envs.
+    The server is aiohttp on uvloop, stepping each env in its request handler. Up to
+    ``clients`` concurrent clients each own one connection and a share of the envs: aiohttp's
+    client on one uvloop event loop in this process. A single client uses ``http.client``
+    instead, whose round trip is shorter when nothing runs concurrently (3,207 against 2,738
+    requests/s at one env, medians of five passes; at 256 envs and 32 clients aiohttp's client
+    made 12,220 against 7,487 for 32 ``http.client`` threads).
     """
 
-    def __init__(self, source: str, class_name: str, env_strs: Sequence[str], clients: int = 16) -> None:
+    def __init__(self, source: str, class_name: str, env_strs: Sequence[str], clients: int = 32) -> None:
         parent, child = _CTX.Pipe()
         self.proc = _CTX.Process(target=_serve, args=(child, source, class_name, list(env_strs)), daemon=True)
         self.proc.start()
         port = parent.recv()
         self.n = len(env_strs)
         self.clients = max(1, min(clients, self.n))
-        self.conns = []
-        for _ in range(self.clients):
-            conn = http.client.HTTPConnection("127.0.0.1", port)
-            conn.connect()
-            assert conn.sock is not None
-            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self.conns.append(conn)
-        self.pool = ThreadPoolExecutor(self.clients)
+        self.url = f"http://127.0.0.1:{port}/step/"
+        self.conn: http.client.HTTPConnection | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.session: aiohttp.ClientSession | None = None
+        if self.clients == 1:
+            self.conn = http.client.HTTPConnection("127.0.0.1", port)
+            self.conn.connect()
+            assert self.conn.sock is not None
+            self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        else:
+            self.loop = uvloop.new_event_loop()
+            self.session = self.loop.run_until_complete(self._open())
 
-    def _run(self, client: int, actions: Sequence[str]) -> list[tuple[int, str]]:
-        conn = self.conns[client]
-        out = []
+    async def _open(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.clients))
+
+    async def _client(self, client: int, actions: Sequence[str], obs: list[str]) -> None:
+        assert self.session is not None
         for env_id in range(client, self.n, self.clients):
-            conn.request("POST", f"/step/{env_id}", body=actions[env_id].encode())
-            reply = json.loads(conn.getresponse().read())
-            out.append((env_id, reply["obs"]))
-        return out
+            async with self.session.post(f"{self.url}{env_id}", data=actions[env_id].encode()) as reply:
+                obs[env_id] = json.loads(await reply.read())["obs"]
+
+    async def _clients(self, actions: Sequence[str], obs: list[str]) -> None:
+        await asyncio.gather(*(self._client(c, actions, obs) for c in range(self.clients)))
 
     def step(self, actions: Sequence[str]) -> list[str]:
         obs = [""] * self.n
-        for part in self.pool.map(lambda c: self._run(c, actions), range(self.clients)):
-            for env_id, text in part:
-                obs[env_id] = text
+        if self.loop is not None:
+            self.loop.run_until_complete(self._clients(actions, obs))
+            return obs
+        assert self.conn is not None
+        for env_id, action in enumerate(actions):
+            self.conn.request("POST", f"/step/{env_id}", body=action.encode())
+            obs[env_id] = json.loads(self.conn.getresponse().read())["obs"]
         return obs
 
     def close(self) -> None:
-        self.pool.shutdown()
-        for conn in self.conns:
-            conn.close()
+        if self.conn is not None:
+            self.conn.close()
+        if self.loop is not None:
+            assert self.session is not None
+            self.loop.run_until_complete(self.session.close())
+            self.loop.close()
         self.proc.kill()
         self.proc.join()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from . import conftest
-from .conftest import CODEGYM, HTTP_SERVER, IN_PROCESS, _check
+from .conftest import CODEGYM, EMPTY_STEP, HTTP_SERVER, IN_PROCESS, PROCESS_PER_ENV, _check, _floor_note
 
 
 @pytest.fixture
@@ -36,3 +36,28 @@ def test_a_target_without_rounds_is_the_ratio_of_the_figures(figures: tuple[dict
     assert _check("verify", IN_PROCESS, 5.0) == (f"4.00× {IN_PROCESS} (target ≥ 5×)", "MISS")
     results["fork"] = {CODEGYM: 0.7}
     assert _check("fork", None, 1.0) == ("0.700 ms/clone (target ≤ 1)", "PASS")
+
+
+def test_the_empty_step_rules_a_step_target_out_only_if_every_round_falls_short(
+    figures: tuple[dict, dict],
+) -> None:
+    _, paired = figures
+    paired[EMPTY_STEP] = {CODEGYM: [200.0, 180.0, 220.0]}
+    # (a) beat the empty step in every round; (b) in none; (c) fell under 25x of it in one round.
+    paired["step @256"] = {IN_PROCESS: [300.0, 200.0, 250.0], PROCESS_PER_ENV: [20.0] * 3}
+    paired["step @256"][HTTP_SERVER] = [10.0, 6.0, 10.0]
+    a, b, c = _floor_note()
+    assert "0.88× (a) in-process loop's LIS step @256 (per round 0.67–0.90×)" in a
+    assert a.endswith(
+        "so step @256 ≥ 1× (a) in-process loop is out of reach while every step crosses "
+        "into its own sandboxed interpreter"
+    )
+    assert "10.00× (b) process per env's LIS step @256 (per round 9.00–11.00×)" in b
+    assert b.endswith("does not rule out step @256 ≥ 5× (b) process per env")
+    assert "per round 20.00–30.00×" in c
+    assert c.endswith("does not rule out step @256 ≥ 25× (c) HTTP env server")
+    paired["step @256"][HTTP_SERVER] = [10.0, 9.0, 10.0]
+    assert _floor_note()[2].endswith(
+        "so step @256 ≥ 25× (c) HTTP env server is out of reach while "
+        "every step crosses into its own sandboxed interpreter"
+    )
