@@ -2,16 +2,21 @@
 for codegym and baselines (a), (b) and (c) on the same env class and actions, the step figures
 timed in turn.
 
-At 256 envs the *empty step* is timed in the same turn: an env whose ``step`` does nothing,
-stepped like the LIS env (the same pool settings, batches and actions), in codegym and in the
-in-process loop. It is what the crossing into 256 sandboxed interpreters costs with no env work.
-The LIS step does that crossing and more, so each round's empty step bounds codegym's LIS step
-from above, and the run's notes hold it to every step target (see `conftest._floor_note`).
+At 256 envs three more things are timed in the same turn. The *empty step*: an env whose
+``step`` does nothing, stepped like the LIS env (the same pool settings, batches and actions),
+in codegym and in the in-process loop; it is what the crossing into 256 sandboxed interpreters
+costs with no env work. And the LIS env's ``step`` and the empty env's, each in a loop inside
+one guest on one thread: what the LIS env's own work costs beyond the empty env's, warm and with
+no crossing. Together they bound codegym's LIS step @256 from above, round by round
+(`conftest.step_bound`), and the run's notes hold that bound to every step target
+(`conftest._floor_note`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import statistics
+from collections.abc import Callable
 from typing import Any
 
 import codegym
@@ -20,15 +25,24 @@ import pytest
 from .baselines import HttpEnvServer, InProcessEnvs, ProcessPerEnv
 from .conftest import (
     CODEGYM,
+    EMPTY_LOOP,
     EMPTY_STEP,
     HTTP_SERVER,
     IN_PROCESS,
+    LIS_LOOP,
     OBSERVE,
+    PAIRED,
     PROCESS_PER_ENV,
+    STEP_BOUND,
     STEP_ROUNDS,
     batches_per_call,
-    measure_steps,
+    cores,
+    guest_loop,
+    measure_in_turn,
+    put,
     record,
+    step_bound,
+    step_calls,
 )
 
 SIZES = (1, 64, 256, 1024)
@@ -63,6 +77,22 @@ def _empty_envs(n: int, cleanup: contextlib.ExitStack) -> tuple[codegym.EnvPool,
     return pool, InProcessEnvs(EMPTY_ENV, "EmptyStepEnv", ["EmptyStepEnv@{}"] * n)
 
 
+def _loop_in_guest(
+    source: str, env_str: str, loops: int, cleanup: contextlib.ExitStack
+) -> Callable[[], codegym.SolveResult]:
+    """One sandbox on one thread whose `solve()` steps the env `loops` times (`guest_loop`)."""
+    loop_source, loop_env_str = guest_loop(source, env_str, loops)
+    spec = codegym.EnvSpec(loop_source, loop_env_str, seed=0)
+    pool = cleanup.enter_context(codegym.EnvPool([spec], num_threads=1))
+
+    def run() -> codegym.SolveResult:
+        out = pool.solve()
+        out.raise_for_error()
+        return out
+
+    return run
+
+
 def _size(n: int, enabled: bool) -> None:
     if not enabled and n > 64:
         pytest.skip("smoke run: small sizes only")
@@ -70,7 +100,7 @@ def _size(n: int, enabled: bool) -> None:
 
 @pytest.mark.parametrize("n", SIZES)
 def test_step(benchmark: Any, enabled: bool, lis: Any, n: int) -> None:
-    """Every approach steps the same n envs, their timed calls in turn (see `measure_steps`)."""
+    """Every approach steps the same n envs, their timed calls in turn (see `measure_in_turn`)."""
     _size(n, enabled)
     envs = [lis.env_str] * n
     with contextlib.ExitStack() as cleanup:
@@ -85,7 +115,7 @@ def test_step(benchmark: Any, enabled: bool, lis: Any, n: int) -> None:
         pool = cleanup.enter_context(codegym.EnvPool(specs))
         pool.reset().raise_for_error()
         figure = f"step @{n}"
-        steppers = {
+        steppers: dict[tuple[str, str], Callable[[list[str]], Any]] = {
             (figure, CODEGYM): pool.step,
             (figure, IN_PROCESS): native.step,
             (figure, PROCESS_PER_ENV): procs.step,
@@ -95,7 +125,19 @@ def test_step(benchmark: Any, enabled: bool, lis: Any, n: int) -> None:
             empty_pool, empty_native = _empty_envs(n, cleanup)
             steppers[EMPTY_STEP, CODEGYM] = empty_pool.step
             steppers[EMPTY_STEP, IN_PROCESS] = empty_native.step
-        measure_steps(benchmark, enabled, n, steppers)
+        calls = step_calls(enabled, n, steppers)
+        steps = n * batches_per_call(n, enabled)
+        if n == EMPTY_N:
+            calls[LIS_LOOP, CODEGYM] = _loop_in_guest(lis.source, lis.env_str, steps, cleanup)
+            calls[EMPTY_LOOP, CODEGYM] = _loop_in_guest(EMPTY_ENV, "EmptyStepEnv@{}", steps, cleanup)
+        measure_in_turn(benchmark, STEP_ROUNDS, steps, calls)
+        if n == EMPTY_N and EMPTY_STEP in PAIRED:
+            rounds = zip(*(PAIRED[f][CODEGYM] for f in (EMPTY_STEP, LIS_LOOP, EMPTY_LOOP)), strict=True)
+            bounds = [
+                step_bound(empty, lis_loop, empty_loop, cores()) for empty, lis_loop, empty_loop in rounds
+            ]
+            put(STEP_BOUND, CODEGYM, statistics.median(bounds))
+            PAIRED[STEP_BOUND] = {CODEGYM: bounds}
         out = pool.step([OBSERVE] * n)
         assert out.error == [None] * n and not out.done.any()
 
@@ -129,6 +171,13 @@ def test_the_empty_env_answers_ok_sandboxed_and_in_process() -> None:
         out = pool.step([OBSERVE] * 3)
         assert out.error == [None] * 3 and out.obs == ["ok"] * 3
         assert native.step([OBSERVE] * 3) == ["ok"] * 3
+
+
+def test_the_in_guest_loops_step_their_env_inside_one_solve(lis: Any) -> None:
+    """The step bound's loops (timed in `test_step` at 256 envs) run their env's step in the guest."""
+    with contextlib.ExitStack() as cleanup:
+        for source, env_str in ((lis.source, lis.env_str), (EMPTY_ENV, "EmptyStepEnv@{}")):
+            assert _loop_in_guest(source, env_str, 3, cleanup)().answer == ["ok"]
 
 
 def test_baselines_and_codegym_see_the_same_observations(lis: Any) -> None:
