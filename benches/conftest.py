@@ -225,7 +225,9 @@ def step_bound(empty: float, lis_loop: float, empty_loop: float, threads: int) -
     wrapper and its calls into the env) with the LIS env's `step` in place of the empty env's.
     So its time is at least the empty step's time, plus what the LIS `step` costs beyond the
     empty one warm and on one thread (the two in-guest loops differ only in the env), spread
-    perfectly over `threads`. Every approximation favours codegym.
+    perfectly over `threads`. Every approximation favours codegym; what can still put a LIS step
+    above its round's bound is the host's drift between calls seconds apart (docs/architecture.md,
+    "The empty step and the step bound").
     """
     extra = max(0.0, 1 / lis_loop - 1 / empty_loop)
     return 1 / (1 / empty + extra / threads)
