@@ -8,8 +8,9 @@
 //!
 //! The component is then post-processed in place: the objects of its pre-initialised
 //! interpreter are made immortal, so sandboxes never write to their headers
-//! (`build/immortal.rs`), and its interpreter keeps the GIL held between export calls
-//! (`build/gil.rs`).
+//! (`build/immortal.rs`), its interpreter keeps the GIL held between export calls
+//! (`build/gil.rs`), and `libpython` comes to define the function table, so wasmtime fills it
+//! lazily instead of at every instantiation (`build/relink.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,6 +19,8 @@ use std::process::Command;
 mod gil;
 #[path = "build/immortal.rs"]
 mod immortal;
+#[path = "build/relink.rs"]
+mod relink;
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
@@ -26,6 +29,7 @@ fn main() {
     println!("cargo:rerun-if-env-changed=CODEGYM_COMPONENTIZE_PY");
     println!("cargo:rerun-if-changed=build/immortal.rs");
     println!("cargo:rerun-if-changed=build/gil.rs");
+    println!("cargo:rerun-if-changed=build/relink.rs");
     rerun_if_changed(&guest_root);
 
     let attempts: Vec<(String, Vec<String>)> = match std::env::var("CODEGYM_COMPONENTIZE_PY") {
@@ -85,6 +89,8 @@ fn post_process(component: &Path) {
                 .map_err(|e| format!("making the snapshot's objects immortal: {e}"))?;
             gil::keep_gil_held(&mut bytes)
                 .map_err(|e| format!("keeping the GIL held between calls: {e}"))?;
+            let bytes = relink::relink(&bytes)
+                .map_err(|e| format!("letting libpython define the function table: {e}"))?;
             std::fs::write(component, &bytes)
                 .map_err(|e| format!("writing {}: {e}", component.display()))
         });

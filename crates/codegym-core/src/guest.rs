@@ -68,6 +68,72 @@ mod tests {
         assert!(gil::keep_gil_held(&mut patched).is_err(), "patched twice");
     }
 
+    /// Function-table entries the guest's element segments set, split by whether wasmtime
+    /// applies the segment at every instantiation (a segment into an imported table, or at an
+    /// offset that is not a constant) or precomputes it into a lazily filled table image.
+    fn table_entries(component: &[u8]) -> (u32, u32) {
+        use wasmparser::{ElementKind, Operator, Parser, Payload, TypeRef};
+        let (mut eager, mut lazy) = (0, 0);
+        // Per nesting level: the number of tables a core module imports (None: a component).
+        let mut stack: Vec<Option<u32>> = Vec::new();
+        for payload in Parser::new(0).parse_all(component) {
+            match payload.unwrap() {
+                Payload::Version { encoding, .. } => {
+                    stack.push((encoding == wasmparser::Encoding::Module).then_some(0));
+                }
+                Payload::End(_) => {
+                    stack.pop();
+                }
+                Payload::ImportSection(reader) => {
+                    if let Some(Some(tables)) = stack.last_mut() {
+                        for import in reader.into_imports() {
+                            *tables += u32::from(matches!(import.unwrap().ty, TypeRef::Table(_)));
+                        }
+                    }
+                }
+                Payload::ElementSection(reader) => {
+                    let Some(&Some(imported)) = stack.last() else {
+                        continue;
+                    };
+                    for element in reader {
+                        let element = element.unwrap();
+                        let ElementKind::Active {
+                            table_index,
+                            offset_expr,
+                        } = element.kind
+                        else {
+                            continue;
+                        };
+                        let mut ops = offset_expr.get_operators_reader();
+                        let constant = matches!(ops.read().unwrap(), Operator::I32Const { .. })
+                            && matches!(ops.read().unwrap(), Operator::End);
+                        let n = match &element.items {
+                            wasmparser::ElementItems::Functions(f) => f.count(),
+                            wasmparser::ElementItems::Expressions(_, e) => e.count(),
+                        };
+                        if table_index.unwrap_or(0) < imported || !constant {
+                            eager += n;
+                        } else {
+                            lazy += n;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        (eager, lazy)
+    }
+
+    /// The build lets libpython define the function table (`build/relink.rs`): its 4,955
+    /// entries are filled lazily, and what every instantiation still sets is the other
+    /// libraries' entries, the dynamic linker's and the shims'.
+    #[test]
+    fn the_embedded_guest_fills_most_of_its_function_table_lazily() {
+        let (eager, lazy) = table_entries(COMPONENT);
+        assert!(lazy >= 4_900, "{lazy} entries filled lazily");
+        assert!(eager < 2_000, "{eager} entries set at every instantiation");
+    }
+
     #[test]
     fn step_replies_read_back_exactly() {
         let ok = |text: &str| step_reply(text.to_owned()).unwrap();
