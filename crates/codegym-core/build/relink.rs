@@ -136,6 +136,15 @@ fn rewrite(text: &str) -> Result<String, String> {
         }
     }
     let last_import = last_import.ok_or_else(|| format!("{LIBPYTHON} imports nothing"))?;
+    // Its imports from libc reach libc only once the fix-up module has run: nothing of
+    // libpython may run at its own instantiation.
+    if lines[p0..p1]
+        .iter()
+        .flatten()
+        .any(|l| l.starts_with("    (start "))
+    {
+        return Err(format!("{LIBPYTHON} has a start function"));
+    }
     let table_import = find(&lines, p0, &|l| {
         l.starts_with("    (import \"env\" \"__indirect_function_table\"")
     })
