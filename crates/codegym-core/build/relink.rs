@@ -27,7 +27,8 @@
 //! instantiation, where the table lives and which module fills its `libpython` part change.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 
 use regex::Regex;
 
@@ -60,46 +61,111 @@ pub fn relink(component: &[u8]) -> Result<Vec<u8>, String> {
     wat::parse_str(&relinked).map_err(|e| format!("parsing the relinked component: {e}"))
 }
 
-fn rewrite(text: &str) -> Result<String, String> {
-    let mut lines: Vec<Option<Cow<str>>> = text.lines().map(|l| Some(Cow::Borrowed(l))).collect();
-    let line = |lines: &[Option<Cow<str>>], i: usize| -> String {
-        lines[i].as_deref().unwrap_or("").to_owned()
-    };
-    let find = |lines: &[Option<Cow<str>>], from: usize, what: &dyn Fn(&str) -> bool| {
-        (from..lines.len()).find(|&i| lines[i].as_deref().is_some_and(what))
-    };
+/// The printed component, one entry per line; a step replaces an entry (possibly by several
+/// lines) or takes it out, so the indices found by earlier steps stay valid.
+struct Text<'a> {
+    lines: Vec<Option<Cow<'a, str>>>,
+}
 
-    // Core modules: where each starts and ends in the text.
-    let module_re = re(r"^  \(core module (\$\S+)");
-    let starts: Vec<(usize, String)> = lines
-        .iter()
-        .enumerate()
-        .filter_map(|(i, l)| {
-            let c = module_re.captures(l.as_deref()?)?;
-            Some((i, c[1].to_owned()))
+impl<'a> Text<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            lines: text.lines().map(|l| Some(Cow::Borrowed(l))).collect(),
+        }
+    }
+
+    fn get(&self, i: usize) -> &str {
+        self.lines[i].as_deref().unwrap_or("")
+    }
+
+    /// The first line in `from..to` that satisfies `what`.
+    fn find(&self, from: usize, to: usize, what: impl Fn(&str) -> bool) -> Option<usize> {
+        (from..to.min(self.lines.len())).find(|&i| self.lines[i].as_deref().is_some_and(&what))
+    }
+
+    /// The last line in `from..to` that satisfies `what`.
+    fn rfind(&self, from: usize, to: usize, what: impl Fn(&str) -> bool) -> Option<usize> {
+        (from..to)
+            .rev()
+            .find(|&i| self.lines[i].as_deref().is_some_and(&what))
+    }
+
+    fn set(&mut self, i: usize, line: String) {
+        self.lines[i] = Some(Cow::Owned(line));
+    }
+
+    /// Lines in `range`, skipping those taken out.
+    fn iter(&self, range: Range<usize>) -> impl Iterator<Item = &str> {
+        self.lines[range].iter().flatten().map(|l| &**l)
+    }
+
+    /// The end (exclusive) of the component-level block that starts at `start`.
+    fn block_end(&self, start: usize) -> Result<usize, String> {
+        self.find(start, usize::MAX, |l| l == "  )")
+            .map(|i| i + 1)
+            .ok_or_else(|| "an unterminated core instance".to_owned())
+    }
+}
+
+/// Where each core module's text lies, and where the component's instances begin.
+struct Modules {
+    starts: Vec<(usize, String)>,
+    first_instance: usize,
+}
+
+impl Modules {
+    fn new(text: &Text) -> Result<Self, String> {
+        let module_re = re(r"^  \(core module (\$\S+)");
+        let starts = text
+            .lines
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| {
+                let c = module_re.captures(l.as_deref()?)?;
+                Some((i, c[1].to_owned()))
+            })
+            .collect();
+        let first_instance = text
+            .find(0, usize::MAX, |l| l.starts_with("  (core instance "))
+            .ok_or("the component instantiates no core module")?;
+        Ok(Self {
+            starts,
+            first_instance,
         })
-        .collect();
-    let first_instance = find(&lines, 0, &|l| l.starts_with("  (core instance "))
-        .ok_or("the component instantiates no core module")?;
-    let module = |name: &str| -> Result<(usize, usize), String> {
-        let k = starts
+    }
+
+    fn range(&self, name: &str) -> Result<Range<usize>, String> {
+        let k = self
+            .starts
             .iter()
             .position(|(_, n)| n == name)
             .ok_or_else(|| format!("no core module {name}"))?;
-        let end = starts.get(k + 1).map_or(first_instance, |(i, _)| *i);
-        Ok((starts[k].0, end))
-    };
-    let libpython = format!("${LIBPYTHON}");
+        let end = self
+            .starts
+            .get(k + 1)
+            .map_or(self.first_instance, |(i, _)| *i);
+        Ok(self.starts[k].0..end)
+    }
+}
 
-    // `main`: the table's size and libpython's (constant) table base.
-    let (m0, m1) = module("$main")?;
+fn rewrite(printed: &str) -> Result<String, String> {
+    let mut text = Text::new(printed);
+    let modules = Modules::new(&text)?;
+    let (table_size, base) = main_table(&text, &modules)?;
+    let env_funcs = define_the_table_in_libpython(&mut text, &modules, &table_size, &base)?;
+    fill_main_entries_in_both_tables(&mut text, &modules)?;
+    instantiate_libpython_first(&mut text, &modules, &env_funcs)?;
+    Ok(render(&text, printed.len()))
+}
+
+/// `main`'s table size and libpython's (constant) table base.
+fn main_table(text: &Text, modules: &Modules) -> Result<(String, String), String> {
     let global_re = re(r"^    \(global \(;(\d+);\) i32 i32\.const (-?\d+)\)");
     let table_re = re(r"^    \(table \(;0;\) (\d+) funcref\)");
-    let mut globals = HashMap::new();
-    let mut table_size = None;
-    let mut base_global = None;
     let base_export = format!("    (export \"{LIBPYTHON}:table_base\" (global ");
-    for l in lines[m0..m1].iter().flatten() {
+    let mut globals = HashMap::new();
+    let (mut table_size, mut base_global) = (None, None);
+    for l in text.iter(modules.range("$main")?) {
         if let Some(c) = global_re.captures(l) {
             globals.insert(c[1].to_owned(), c[2].to_owned());
         } else if let Some(c) = table_re.captures(l) {
@@ -112,17 +178,25 @@ fn rewrite(text: &str) -> Result<String, String> {
     let base = base_global
         .and_then(|g| globals.get(&g).cloned())
         .ok_or_else(|| format!("`main` fixes no {LIBPYTHON}:table_base"))?;
+    Ok((table_size, base))
+}
 
-    // `libpython`: its function types, the functions it imports from `env`, its table import
-    // and element segment.
-    let (p0, p1) = module(&libpython)?;
+/// libpython defines and exports the table, and its segment lands at a constant offset.
+/// Returns the type of each function it imports from `env`, by import name.
+fn define_the_table_in_libpython(
+    text: &mut Text,
+    modules: &Modules,
+    table_size: &str,
+    base: &str,
+) -> Result<HashMap<String, String>, String> {
+    let range = modules.range(&format!("${LIBPYTHON}"))?;
     let type_re = re(r"^    \(type \(;(\d+);\) (\(func.*\))\)$");
     let import_re = re(r#"^    \(import "env" "([^"]+)" \(func .*?\(type (\d+)\)"#);
     let mut types = HashMap::new();
     let mut env_funcs = HashMap::new();
     let mut last_import = None;
-    for (i, l) in lines.iter().enumerate().take(p1).skip(p0) {
-        let l = l.as_deref().unwrap_or("");
+    for i in range.clone() {
+        let l = text.get(i);
         if let Some(c) = type_re.captures(l) {
             types.insert(c[1].to_owned(), c[2].to_owned());
         } else if l.starts_with("    (import ") {
@@ -138,133 +212,139 @@ fn rewrite(text: &str) -> Result<String, String> {
     let last_import = last_import.ok_or_else(|| format!("{LIBPYTHON} imports nothing"))?;
     // Its imports from libc reach libc only once the fix-up module has run: nothing of
     // libpython may run at its own instantiation.
-    if lines[p0..p1]
-        .iter()
-        .flatten()
+    if text
+        .iter(range.clone())
         .any(|l| l.starts_with("    (start "))
     {
         return Err(format!("{LIBPYTHON} has a start function"));
     }
-    let table_import = find(&lines, p0, &|l| {
-        l.starts_with("    (import \"env\" \"__indirect_function_table\"")
-    })
-    .filter(|&i| i < p1)
-    .ok_or_else(|| format!("{LIBPYTHON} does not import the function table"))?;
-    let segment = find(&lines, p0, &|l| {
-        l.starts_with("    (elem (;0;) (global.get $__table_base) func")
-    })
-    .filter(|&i| i < p1)
-    .ok_or_else(|| format!("{LIBPYTHON} has no element segment at its table base"))?;
-    lines[table_import] = None;
-    lines[last_import] = Some(Cow::Owned(format!(
+    let table_import = text
+        .find(range.start, range.end, |l| {
+            l.starts_with("    (import \"env\" \"__indirect_function_table\"")
+        })
+        .ok_or_else(|| format!("{LIBPYTHON} does not import the function table"))?;
+    let segment = text
+        .find(range.start, range.end, |l| {
+            l.starts_with("    (elem (;0;) (global.get $__table_base) func")
+        })
+        .ok_or_else(|| format!("{LIBPYTHON} has no element segment at its table base"))?;
+    text.lines[table_import] = None;
+    let with_table = format!(
         "{}\n    (table (;0;) {table_size} funcref)\n    (export \"__indirect_function_table\" (table 0))",
-        line(&lines, last_import)
-    )));
-    lines[segment] = Some(Cow::Owned(line(&lines, segment).replacen(
+        text.get(last_import)
+    );
+    text.set(last_import, with_table);
+    let constant = text.get(segment).replacen(
         "(global.get $__table_base)",
         &format!("(i32.const {base})"),
         1,
-    )));
+    );
+    text.set(segment, constant);
+    Ok(env_funcs)
+}
 
-    // `__init` fills the table's last entries (functions other modules reach through the
-    // dynamic linker's GOT) and `main`'s own functions (aliases of library symbols) call
-    // through `main`'s table at those entries: `__init` now fills them in both tables.
-    let (i0, i1) = module("$__init")?;
-    let init_import = find(&lines, i0, &|l| {
-        l.starts_with("    (import \"env\" \"__indirect_function_table\" (table (;0;) ")
-    })
-    .filter(|&i| i < i1)
-    .ok_or("`__init` does not import the function table")?;
-    lines[init_import] = Some(Cow::Owned(format!(
+/// `__init` fills the table's last entries (functions other modules reach through the dynamic
+/// linker's GOT), and `main`'s own functions (aliases of library symbols) call through
+/// `main`'s table at those entries: `__init` now fills them in both tables.
+fn fill_main_entries_in_both_tables(text: &mut Text, modules: &Modules) -> Result<(), String> {
+    let range = modules.range("$__init")?;
+    let import = text
+        .find(range.start, range.end, |l| {
+            l.starts_with("    (import \"env\" \"__indirect_function_table\" (table (;0;) ")
+        })
+        .ok_or("`__init` does not import the function table")?;
+    let both = format!(
         "{}\n    (import \"{LIBPYTHON}\" \"__indirect_function_table\" (table (;1;) 0 funcref))",
-        line(&lines, init_import)
-    )));
-    let init_elem_re = re(r"^    \(elem \(;\d+;\) (\(i32\.const \d+\) func.*)\)$");
-    for i in i0..i1 {
-        let copy = lines[i]
-            .as_deref()
-            .and_then(|l| init_elem_re.captures(l))
+        text.get(import)
+    );
+    text.set(import, both);
+    let elem_re = re(r"^    \(elem \(;\d+;\) (\(i32\.const \d+\) func.*)\)$");
+    for i in range {
+        let copy = elem_re
+            .captures(text.get(i))
             .map(|c| format!("    (elem (table 1) {})", &c[1]));
         if let Some(copy) = copy {
-            lines[i] = Some(Cow::Owned(format!("{}\n{copy}", line(&lines, i))));
+            let with_copy = format!("{}\n{copy}", text.get(i));
+            text.set(i, with_copy);
         }
     }
+    Ok(())
+}
 
-    // Where each aliased item of the component comes from.
+/// Moves libpython's instantiation (and what is built only for it) before the first library
+/// that is handed the table, and routes its imports from the libraries instantiated before it
+/// through the shim.
+fn instantiate_libpython_first(
+    text: &mut Text,
+    modules: &Modules,
+    env_funcs: &HashMap<String, String>,
+) -> Result<(), String> {
+    let first = modules.first_instance;
+    // Where each aliased item of the component comes from, and where it is aliased.
     let alias_re =
         re(r#"^  \(alias core export (\$"[^"]+"|\$\S+) "[^"]*" \(core \w+ (\$"[^"]+"|\$[^\s)]+)"#);
     let mut source: HashMap<String, (String, usize)> = HashMap::new();
-    for (i, l) in lines.iter().enumerate().skip(first_instance) {
-        if let Some(c) = l.as_deref().and_then(|l| alias_re.captures(l)) {
+    for i in first..text.lines.len() {
+        if let Some(c) = alias_re.captures(text.get(i)) {
             source.insert(c[2].to_owned(), (c[1].to_owned(), i));
         }
     }
 
     // libpython's instantiation and everything made only for it: from the end of the
     // instance before it to the end of its own.
-    let instantiation = find(&lines, first_instance, &|l| {
-        l.starts_with(&format!("  (core instance {libpython} "))
-    })
-    .ok_or_else(|| format!("{LIBPYTHON} is never instantiated"))?;
-    let block_end = |lines: &[Option<Cow<str>>], from: usize| {
-        find(lines, from, &|l| l == "  )").ok_or("unterminated core instance")
-    };
-    let seg1 = block_end(&lines, instantiation)? + 1;
-    let previous = (first_instance..instantiation)
-        .rev()
-        .find(|&i| {
-            lines[i]
-                .as_deref()
-                .is_some_and(|l| l.starts_with("  (core instance ") && l.contains("(instantiate "))
+    let libpython = format!("${LIBPYTHON}");
+    let instance_line = format!("  (core instance {libpython} ");
+    let instantiation = text
+        .find(first, usize::MAX, |l| l.starts_with(&instance_line))
+        .ok_or_else(|| format!("{LIBPYTHON} is never instantiated"))?;
+    let end = text.block_end(instantiation)?;
+    let previous = text
+        .rfind(first, instantiation, |l| {
+            l.starts_with("  (core instance ") && l.contains("(instantiate ")
         })
         .ok_or_else(|| format!("nothing is instantiated before {LIBPYTHON}"))?;
-    let seg0 = block_end(&lines, previous)? + 1;
-    // The instances instantiated before libpython from a module that imports the table:
-    // libpython must now come first, so its imports from them go through the shim.
-    let instantiate_re = re(r"^  \(core instance (\$\S+) .*\(instantiate (\$\S+)");
+    let start = text.block_end(previous)?;
+
+    // The instances made before libpython from a module that imports the table: libpython now
+    // comes first, so its imports from them go through the shim.
     let mut importers = Vec::new();
-    for (_, name) in &starts {
-        let (s, e) = module(name)?;
-        if lines[s..e]
-            .iter()
-            .flatten()
+    for (_, name) in &modules.starts {
+        if text
+            .iter(modules.range(name)?)
             .any(|l| l.starts_with("    (import \"env\" \"__indirect_function_table\""))
         {
             importers.push(name.clone());
         }
     }
-    let mut earlier = Vec::new();
-    for l in lines[first_instance..seg0].iter().flatten() {
-        if let Some(c) = instantiate_re.captures(l) {
-            if importers.iter().any(|m| m == &c[2]) {
-                earlier.push(c[1].to_owned());
-            }
-        }
-    }
-    let env_name = {
-        let with = lines[instantiation..seg1]
-            .iter()
-            .flatten()
-            .find_map(|l| {
-                l.trim()
-                    .strip_prefix("(with \"env\" (instance ")
-                    .map(|s| s.trim_end_matches(')').to_owned())
-            })
-            .ok_or_else(|| format!("{LIBPYTHON} is instantiated without `env`"))?;
-        format!("  (core instance {with} ")
-    };
-    let env_start = find(&lines, seg0, &|l| l.starts_with(&env_name))
-        .filter(|&i| i < seg1)
+    let instantiate_re = re(r"^  \(core instance (\$\S+) .*\(instantiate (\$\S+)");
+    let earlier: Vec<String> = text
+        .iter(first..start)
+        .filter_map(|l| instantiate_re.captures(l))
+        .filter(|c| importers.iter().any(|m| m == &c[2]))
+        .map(|c| c[1].to_owned())
+        .collect();
+    let env_line = text
+        .iter(instantiation..end)
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("(with \"env\" (instance ")
+                .map(|s| format!("  (core instance {} ", s.trim_end_matches(')')))
+        })
+        .ok_or_else(|| format!("{LIBPYTHON} is instantiated without `env`"))?;
+    let env_start = text
+        .find(start, end, |l| l.starts_with(&env_line))
         .ok_or("libpython's `env` is not built next to its instantiation")?;
 
     // Split that stretch: aliases of earlier libraries' exports stay where they are; the rest
-    // moves before them, with libpython's imports from those libraries replaced by shims.
+    // moves, with libpython's imports from those libraries replaced by shims.
     let export_func_re = re(r#"^    \(export "([^"]+)" \(func (\$"[^"]+"|\$[^\s)]+)\)\)$"#);
     let alias_from_re = re(r#"^  \(alias core export (\$"[^"]+"|\$\S+) "#);
     let mut shims: Vec<(String, String)> = Vec::new(); // (import name, original function)
     let (mut moved, mut stay) = (Vec::new(), Vec::new());
-    for (i, slot) in lines.iter_mut().enumerate().take(seg1).skip(seg0) {
-        let Some(l) = slot.take() else { continue };
+    for i in start..end {
+        let Some(l) = text.lines[i].take() else {
+            continue;
+        };
         if let Some(c) = alias_from_re.captures(&l) {
             if earlier.iter().any(|e| e == &c[1]) {
                 stay.push(l.into_owned());
@@ -296,22 +376,18 @@ fn rewrite(text: &str) -> Result<String, String> {
     }
 
     // The moved stretch goes before the first `env` that hands the table to a library.
-    let hands_table = find(&lines, first_instance, &|l| {
-        l == "    (export \"__indirect_function_table\" (table $__indirect_function_table))"
-    })
-    .ok_or("no library is given the function table")?;
-    let insert_at = (first_instance..hands_table)
-        .rev()
-        .find(|&i| {
-            lines[i]
-                .as_deref()
-                .is_some_and(|l| l.starts_with("  (core instance "))
+    let hands_table = text
+        .find(first, usize::MAX, |l| {
+            l == "    (export \"__indirect_function_table\" (table $__indirect_function_table))"
         })
+        .ok_or("no library is given the function table")?;
+    let insert_at = text
+        .rfind(first, hands_table, |l| l.starts_with("  (core instance "))
         .ok_or("the function table is handed out before any instance")?;
     // Everything the moved lines use must exist by then, or be aliased among them.
     let ref_re = re(r#"\((?:func|global|table|memory) (\$"[^"]+"|\$[^\s)]+)\)"#);
     let alias_name_re = re(r#"\(core \w+ (\$"[^"]+"|\$[^\s)]+)"#);
-    let moved_names: std::collections::HashSet<String> = moved
+    let moved_names: HashSet<String> = moved
         .iter()
         .filter(|l| l.starts_with("  (alias "))
         .filter_map(|l| alias_name_re.captures(l).map(|c| c[1].to_owned()))
@@ -329,6 +405,47 @@ fn rewrite(text: &str) -> Result<String, String> {
         }
     }
 
+    let (shim, fixup) = shim_modules(&shims, env_funcs)?;
+    let mut early = vec![format!("  (core instance {SHIM} (instantiate {SHIM}))")];
+    early.extend(
+        (0..shims.len())
+            .map(|k| format!("  (alias core export {SHIM} \"{k}\" (core func {SHIM}.{k}))")),
+    );
+    early.extend(moved);
+    early.push(format!(
+        "  (alias core export {libpython} \"__indirect_function_table\" (core table {TABLE}))"
+    ));
+    let mut late = stay;
+    late.push(format!(
+        "  (alias core export {SHIM} \"table\" (core table {SHIM}_table))"
+    ));
+    late.push(format!("  (core instance {FIXUP}_args"));
+    late.push(format!("    (export \"table\" (table {SHIM}_table))"));
+    late.extend(
+        shims
+            .iter()
+            .enumerate()
+            .map(|(k, (_, f))| format!("    (export \"{k}\" (func {f}))")),
+    );
+    late.push("  )".to_owned());
+    late.push(format!(
+        "  (core instance {FIXUP} (instantiate {FIXUP} (with \"\" (instance {FIXUP}_args))))"
+    ));
+
+    text.set(start, late.join("\n"));
+    let with_early = format!("{}\n{}", early.join("\n"), text.get(insert_at));
+    text.set(insert_at, with_early);
+    let with_modules = format!("{shim}\n{fixup}\n{}", text.get(first));
+    text.set(first, with_modules);
+    Ok(())
+}
+
+/// The shim module (one function per import, calling through its own table) and the fix-up
+/// module that fills that table with the original functions.
+fn shim_modules(
+    shims: &[(String, String)],
+    env_funcs: &HashMap<String, String>,
+) -> Result<(String, String), String> {
     let mut shim = vec![
         format!("  (core module {SHIM}"),
         format!("    (table $t {} funcref)", shims.len()),
@@ -364,51 +481,15 @@ fn rewrite(text: &str) -> Result<String, String> {
     let elems: String = (0..shims.len()).map(|k| format!(" $f{k}")).collect();
     fixup.push(format!("    (elem (i32.const 0) func{elems})"));
     fixup.push("  )".to_owned());
+    Ok((shim.join("\n"), fixup.join("\n")))
+}
 
-    let mut early = vec![format!("  (core instance {SHIM} (instantiate {SHIM}))")];
-    early.extend(
-        (0..shims.len())
-            .map(|k| format!("  (alias core export {SHIM} \"{k}\" (core func {SHIM}.{k}))")),
-    );
-    early.extend(moved);
-    early.push(format!(
-        "  (alias core export {libpython} \"__indirect_function_table\" (core table {TABLE}))"
-    ));
-    let mut late = stay;
-    late.push(format!(
-        "  (alias core export {SHIM} \"table\" (core table {SHIM}_table))"
-    ));
-    late.push(format!("  (core instance {FIXUP}_args"));
-    late.push(format!("    (export \"table\" (table {SHIM}_table))"));
-    late.extend(
-        shims
-            .iter()
-            .enumerate()
-            .map(|(k, (_, f))| format!("    (export \"{k}\" (func {f}))")),
-    );
-    late.push("  )".to_owned());
-    late.push(format!(
-        "  (core instance {FIXUP} (instantiate {FIXUP} (with \"\" (instance {FIXUP}_args))))"
-    ));
-
-    lines[seg0] = Some(Cow::Owned(late.join("\n")));
-    lines[insert_at] = Some(Cow::Owned(format!(
-        "{}\n{}",
-        early.join("\n"),
-        line(&lines, insert_at)
-    )));
-    lines[first_instance] = Some(Cow::Owned(format!(
-        "{}\n{}\n{}",
-        shim.join("\n"),
-        fixup.join("\n"),
-        line(&lines, first_instance)
-    )));
-
-    // From the shim's instantiation on, every library takes libpython's table.
-    let mut out = String::with_capacity(text.len() + (1 << 20));
+/// The edited text; from the shim's instantiation on, every library takes libpython's table.
+fn render(text: &Text, size: usize) -> String {
+    let mut out = String::with_capacity(size + (1 << 20));
     let mut after = false;
     let shim_instance = format!("  (core instance {SHIM} (instantiate");
-    for l in lines.iter().flatten() {
+    for l in text.lines.iter().flatten() {
         after |= l.starts_with(&shim_instance);
         if after && l.contains("(table $__indirect_function_table)") {
             out.push_str(&l.replace(
@@ -420,5 +501,5 @@ fn rewrite(text: &str) -> Result<String, String> {
         }
         out.push('\n');
     }
-    Ok(out)
+    out
 }
