@@ -162,9 +162,13 @@ def measure_in_turn(
     if not timing_enabled(benchmark):
         return
     for (figure, approach), times in seconds.items():
-        rates = [work_per_call / t for t in times]
-        put(figure, approach, statistics.median(rates))
-        PAIRED.setdefault(figure, {})[approach] = rates
+        put_rounds(figure, approach, [work_per_call / t for t in times])
+
+
+def put_rounds(figure: str, approach: str, rates: list[float]) -> None:
+    """Record a figure measured round by round: its median, and every round's rate (`PAIRED`)."""
+    put(figure, approach, statistics.median(rates))
+    PAIRED.setdefault(figure, {})[approach] = rates
 
 
 def step_calls(

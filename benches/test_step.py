@@ -15,7 +15,6 @@ no crossing. Together they bound codegym's LIS step @256 from above, round by ro
 from __future__ import annotations
 
 import contextlib
-import statistics
 from collections.abc import Callable
 from typing import Any
 
@@ -39,7 +38,7 @@ from .conftest import (
     cores,
     guest_loop,
     measure_in_turn,
-    put,
+    put_rounds,
     record,
     step_bound,
     step_calls,
@@ -136,8 +135,7 @@ def test_step(benchmark: Any, enabled: bool, lis: Any, n: int) -> None:
             bounds = [
                 step_bound(empty, lis_loop, empty_loop, cores()) for empty, lis_loop, empty_loop in rounds
             ]
-            put(STEP_BOUND, CODEGYM, statistics.median(bounds))
-            PAIRED[STEP_BOUND] = {CODEGYM: bounds}
+            put_rounds(STEP_BOUND, CODEGYM, bounds)
         out = pool.step([OBSERVE] * n)
         assert out.error == [None] * n and not out.done.any()
 
