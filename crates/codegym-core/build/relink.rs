@@ -39,6 +39,8 @@ const TABLE: &str = "$codegym_table";
 /// The shim and fix-up modules this pass adds, and their instances.
 const SHIM: &str = "$codegym_shim";
 const FIXUP: &str = "$codegym_fixup";
+/// How a library's module imports the shared table.
+const TABLE_IMPORT: &str = "    (import \"env\" \"__indirect_function_table\"";
 
 fn re(pattern: &str) -> Regex {
     match Regex::new(pattern) {
@@ -219,9 +221,7 @@ fn define_the_table_in_libpython(
         return Err(format!("{LIBPYTHON} has a start function"));
     }
     let table_import = text
-        .find(range.start, range.end, |l| {
-            l.starts_with("    (import \"env\" \"__indirect_function_table\"")
-        })
+        .find(range.start, range.end, |l| l.starts_with(TABLE_IMPORT))
         .ok_or_else(|| format!("{LIBPYTHON} does not import the function table"))?;
     let segment = text
         .find(range.start, range.end, |l| {
@@ -250,7 +250,7 @@ fn fill_main_entries_in_both_tables(text: &mut Text, modules: &Modules) -> Resul
     let range = modules.range("$__init")?;
     let import = text
         .find(range.start, range.end, |l| {
-            l.starts_with("    (import \"env\" \"__indirect_function_table\" (table (;0;) ")
+            l.starts_with(&format!("{TABLE_IMPORT} (table (;0;) "))
         })
         .ok_or("`__init` does not import the function table")?;
     let both = format!(
@@ -311,7 +311,7 @@ fn instantiate_libpython_first(
     for (_, name) in &modules.starts {
         if text
             .iter(modules.range(name)?)
-            .any(|l| l.starts_with("    (import \"env\" \"__indirect_function_table\""))
+            .any(|l| l.starts_with(TABLE_IMPORT))
         {
             importers.push(name.clone());
         }
